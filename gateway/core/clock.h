@@ -16,6 +16,9 @@ class Clock {
   // True for the replay clock: "now" is the largest accepted ts, and a
   // device's last sample is its ts (not its receive time).
   virtual bool IsDataClock() const = 0;
+  // False only for a data clock that has not seen a sample yet (it has no
+  // time to measure clock skew against).
+  virtual bool HasTime() const = 0;
   // Tells a data clock that a sample with `ts` was accepted; returns true when
   // that advanced the clock. Wall clocks advance by themselves and ignore it.
   virtual bool Observe(int64_t ts) = 0;
@@ -26,6 +29,7 @@ class WallClock final : public Clock {
  public:
   int64_t NowMs() const override;
   bool IsDataClock() const override { return false; }
+  bool HasTime() const override { return true; }
   bool Observe(int64_t) override { return false; }
 };
 
@@ -34,14 +38,17 @@ class DataClock final : public Clock {
  public:
   int64_t NowMs() const override { return now_ms_; }
   bool IsDataClock() const override { return true; }
+  bool HasTime() const override { return has_time_; }
   bool Observe(int64_t ts) override {
-    if (ts <= now_ms_) return false;
-    now_ms_ = ts;
-    return true;
+    bool advanced = !has_time_ || ts > now_ms_;
+    has_time_ = true;
+    if (ts > now_ms_) now_ms_ = ts;
+    return advanced;
   }
 
  private:
   int64_t now_ms_ = 0;
+  bool has_time_ = false;
 };
 
 }  // namespace precall::core

@@ -1,0 +1,31 @@
+# Precall: the two commands of the README, plus benchmarks.
+#   make demo   install what is missing, build, and show cases opening
+#   make test   install what is missing, build with ASan+UBSan, run every test
+#   make bench  release build + micro-benchmarks and the replay benchmark
+# Build flags live in CMakePresets.json; this file only sequences steps.
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build-release build-asan test demo bench clean
+
+deps:
+	@bash deploy/install-deps.sh
+
+build-release: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+build-asan: deps
+	cmake --preset asan-ubsan >/dev/null
+	cmake --build --preset asan-ubsan -j $(JOBS)
+
+test: build-asan
+	ctest --preset asan-ubsan -j $(JOBS)
+
+demo: build-release
+	@bash deploy/examples/demo.sh build/release/gateway/precall
+
+bench: build-release
+	@bash bench/run.sh build/release
+
+clean:
+	rm -rf build

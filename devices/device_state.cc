@@ -1,0 +1,177 @@
+#include "devices/device_state.h"
+
+#include <algorithm>
+
+namespace precall::devices {
+
+DeviceState::DeviceState(std::string tenant, std::string device, const MetricPlan* plan)
+    : tenant_(std::move(tenant)), device_(std::move(device)), plan_(plan), slots_(plan->size()) {}
+
+bool DeviceState::KnowsMetric(std::string_view name) const {
+  if (auto slot = plan_->Find(name)) return slots_[*slot].has_value;
+  return other_metrics_.contains(name);
+}
+
+RejectReason DeviceState::Check(const Sample& sample, int64_t ts) const {
+  if (sample.has_seq && has_seq_ && sample.seq <= last_seq_) return RejectReason::kDuplicate;
+  if (ts < last_ts_) return RejectReason::kOutOfOrder;
+  const std::size_t known = slot_names_seen_ + other_metrics_.size();
+  std::size_t added = 0;
+  for (const MetricValue& m : sample.metrics) {
+    if (!KnowsMetric(m.name)) ++added;
+  }
+  if (known + added > kMaxMetricNamesPerDevice) {
+    // `added` may count a name twice when the sample repeats it; count exactly
+    // before refusing (rare path, so the allocation is fine).
+    std::vector<std::string_view> fresh;
+    for (const MetricValue& m : sample.metrics) {
+      if (!KnowsMetric(m.name)) fresh.push_back(m.name);
+    }
+    std::sort(fresh.begin(), fresh.end());
+    fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+    if (known + fresh.size() > kMaxMetricNamesPerDevice) return RejectReason::kTooManyMetrics;
+  }
+  return RejectReason::kNone;
+}
+
+void DeviceState::Apply(const Sample& sample, int64_t ts, int64_t seen_at,
+                        SampleEffects& effects) {
+  effects.Clear();
+  if (sample.has_seq) {
+    has_seq_ = true;
+    last_seq_ = sample.seq;
+  }
+  last_ts_ = ts;
+  last_seen_ = seen_at;
+  if (sample.has_model && sample.model != model_) model_.assign(sample.model);
+  has_model_ = has_model_ || sample.has_model;
+  if (sample.has_labels) {
+    // Sticky: each label given replaces that label; others are kept.
+    for (const auto& [key, value] : sample.labels) {
+      auto it = std::find_if(labels_.begin(), labels_.end(),
+                             [&](const auto& kv) { return kv.first == key; });
+      if (it == labels_.end()) {
+        labels_.emplace_back(std::string(key), std::string(value));
+      } else if (it->second != value) {
+        it->second.assign(value);
+      }
+    }
+  }
+  for (const MetricValue& m : sample.metrics) {
+    if (auto found = plan_->Find(m.name)) {
+      const uint32_t slot = *found;
+      Slot& s = slots_[slot];
+      if (!s.has_value) ++slot_names_seen_;
+      s.has_value = true;
+      s.value = m.value;
+      if (!plan_->windows(slot).empty()) {
+        if (!s.series) s.series = std::make_unique<MetricSeries>(plan_->windows(slot));
+        s.series->Push(ts, m.value);
+      }
+      effects.slots.push_back(slot);
+    } else {
+      auto it = other_metrics_.find(m.name);
+      if (it == other_metrics_.end()) {
+        other_metrics_.emplace(std::string(m.name), m.value);
+      } else {
+        it->second = m.value;
+      }
+    }
+  }
+  if (sample.has_dtc) ApplyDtc(sample, effects);
+}
+
+void DeviceState::ApplyDtc(const Sample& sample, SampleEffects& effects) {
+  effects.dtc_present = true;
+  // Steady state: the machine rebroadcasts the same set; detect that without
+  // allocating.
+  bool same = true;
+  std::size_t distinct = 0;
+  for (std::size_t i = 0; i < sample.dtc.size() && same; ++i) {
+    std::string_view code = sample.dtc[i];
+    bool repeat = std::find(sample.dtc.begin(), sample.dtc.begin() + static_cast<long>(i), code) !=
+                  sample.dtc.begin() + static_cast<long>(i);
+    if (repeat) continue;
+    ++distinct;
+    same = std::binary_search(dtc_.begin(), dtc_.end(), code);
+  }
+  if (same && distinct == dtc_.size()) return;
+
+  std::vector<std::string> next;
+  next.reserve(sample.dtc.size());
+  for (std::string_view code : sample.dtc) {
+    if (std::find(next.begin(), next.end(), code) != next.end()) continue;
+    next.emplace_back(code);
+    if (!std::binary_search(dtc_.begin(), dtc_.end(), code)) effects.entered.emplace_back(code);
+  }
+  std::sort(next.begin(), next.end());
+  for (std::string& code : dtc_) {
+    if (!std::binary_search(next.begin(), next.end(), code)) effects.left.push_back(std::move(code));
+  }
+  dtc_ = std::move(next);
+}
+
+double DeviceState::Window(uint32_t slot, int window, WindowFunc func, int64_t now) {
+  Slot& s = slots_[slot];
+  if (!s.series) return func == WindowFunc::kCount ? 0.0 : kUnknown;
+  return s.series->Query(window, func, now);
+}
+
+int64_t DeviceState::WindowExpiry(uint32_t slot, int window, int64_t now) {
+  Slot& s = slots_[slot];
+  if (!s.series) return std::numeric_limits<int64_t>::max();
+  return s.series->NextExpiry(window, now);
+}
+
+bool DeviceState::DtcActive(std::string_view code) const {
+  return std::binary_search(dtc_.begin(), dtc_.end(), code);
+}
+
+bool DeviceState::DtcActivePrefix(std::string_view prefix) const {
+  auto it = std::lower_bound(dtc_.begin(), dtc_.end(), prefix);
+  return it != dtc_.end() && std::string_view(*it).substr(0, prefix.size()) == prefix;
+}
+
+const std::string* DeviceState::Label(std::string_view key) const {
+  for (const auto& [k, v] : labels_) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+void DeviceState::Rebind(const MetricPlan* plan) {
+  std::vector<Slot> next(plan->size());
+  std::size_t seen = 0;
+  for (uint32_t old = 0; old < slots_.size(); ++old) {
+    Slot& s = slots_[old];
+    if (!s.has_value) continue;
+    const std::string& name = plan_->name(old);
+    if (auto slot = plan->Find(name)) {
+      Slot& moved = next[*slot];
+      moved = std::move(s);
+      ++seen;
+      if (plan->windows(*slot).empty()) {
+        moved.series.reset();
+      } else if (moved.series) {
+        moved.series->Reshape(plan->windows(*slot));
+      }
+    } else {
+      other_metrics_.emplace(name, s.value);
+    }
+  }
+  for (auto it = other_metrics_.begin(); it != other_metrics_.end();) {
+    if (auto slot = plan->Find(it->first)) {
+      next[*slot].has_value = true;
+      next[*slot].value = it->second;
+      ++seen;
+      other_metrics_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  slots_ = std::move(next);
+  slot_names_seen_ = seen;
+  plan_ = plan;
+}
+
+}  // namespace precall::devices

@@ -1,0 +1,126 @@
+// DeviceState: what the gateway knows about one device (CONTRACT §1): sticky
+// model and labels, the latest value of every metric, sliding windows for the
+// metrics the rules name, the complete active fault-code set, the last seq and
+// ts (for dedup and ordering), and when it was last seen (for silent()).
+//
+// Thread: owned by exactly one worker; never shared. Applying a sample in
+// steady state (same metric names, same DTC set) allocates nothing.
+#ifndef PRECALL_DEVICES_DEVICE_STATE_H_
+#define PRECALL_DEVICES_DEVICE_STATE_H_
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "devices/string_map.h"
+#include "devices/metric_plan.h"
+#include "devices/reject_reason.h"
+#include "devices/sample.h"
+#include "devices/window.h"
+
+namespace precall::devices {
+
+inline constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+
+// What applying one sample changed, for the worker to act on. Reused across
+// samples by the worker (capacity is kept).
+struct SampleEffects {
+  std::vector<uint32_t> slots;        // plan slots the sample carried (may repeat)
+  bool dtc_present = false;           // the sample had a `dtc` field
+  std::vector<std::string> entered;   // codes that entered the active set, payload order
+  std::vector<std::string> left;      // codes that left the active set, sorted
+  void Clear() {
+    slots.clear();
+    dtc_present = false;
+    entered.clear();
+    left.clear();
+  }
+};
+
+enum class Connectivity : unsigned char { kUnreported, kOnline, kOffline };
+
+class DeviceState {
+ public:
+  DeviceState(std::string tenant, std::string device, const MetricPlan* plan);
+
+  // Whether `sample`, at event time `ts`, would be accepted; no change made.
+  // kDuplicate (seq not above the last), kOutOfOrder (ts below the last
+  // accepted ts) or kTooManyMetrics (more than kMaxMetricNamesPerDevice
+  // distinct names for this device).
+  RejectReason Check(const Sample& sample, int64_t ts) const;
+
+  // Applies an accepted sample at event time `ts`; `seen_at` is what silent()
+  // measures from (receive time when serving, ts when replaying).
+  void Apply(const Sample& sample, int64_t ts, int64_t seen_at, SampleEffects& effects);
+
+  void SetConnectivity(Connectivity c) { connectivity_ = c; }
+
+  // Switches to another rule set's plan (rule reload): values and retained
+  // window points move to the new slots by metric name.
+  void Rebind(const MetricPlan* plan);
+
+  // --- Reads for rule evaluation (by plan slot) ---
+  // Latest value, or kUnknown if the device never reported the metric.
+  double Latest(uint32_t slot) const { return slots_[slot].has_value ? slots_[slot].value : kUnknown; }
+  // Window aggregate (see MetricSeries::Query); unknown if never reported.
+  double Window(uint32_t slot, int window, WindowFunc func, int64_t now);
+  int64_t WindowExpiry(uint32_t slot, int window, int64_t now);
+  bool DtcActive(std::string_view code) const;
+  bool DtcActivePrefix(std::string_view prefix) const;
+
+  const std::string& tenant() const { return tenant_; }
+  const std::string& device() const { return device_; }
+  bool has_model() const { return has_model_; }
+  const std::string& model() const { return model_; }
+  const std::vector<std::pair<std::string, std::string>>& labels() const { return labels_; }
+  // The value of label `key`, or nullptr.
+  const std::string* Label(std::string_view key) const;
+  const std::vector<std::string>& dtc() const { return dtc_; }
+  int64_t last_seen() const { return last_seen_; }
+  int64_t last_ts() const { return last_ts_; }
+  Connectivity connectivity() const { return connectivity_; }
+  const MetricPlan& plan() const { return *plan_; }
+
+  // Calls fn(name, value) for every metric the device reported, plan slots
+  // first (in slot order), then the others (in no particular order).
+  template <typename Fn>
+  void ForEachMetric(Fn&& fn) const {
+    for (uint32_t s = 0; s < slots_.size(); ++s) {
+      if (slots_[s].has_value) fn(std::string_view(plan_->name(s)), slots_[s].value);
+    }
+    for (const auto& [name, value] : other_metrics_) fn(std::string_view(name), value);
+  }
+
+ private:
+  struct Slot {
+    bool has_value = false;
+    double value = 0;
+    std::unique_ptr<MetricSeries> series;  // only when the plan has windows on it
+  };
+  bool KnowsMetric(std::string_view name) const;
+  void ApplyDtc(const Sample& sample, SampleEffects& effects);
+
+  std::string tenant_;
+  std::string device_;
+  const MetricPlan* plan_;
+  bool has_model_ = false;
+  std::string model_;
+  std::vector<std::pair<std::string, std::string>> labels_;
+  std::vector<Slot> slots_;  // indexed by plan slot
+  std::size_t slot_names_seen_ = 0;
+  StringMap<double> other_metrics_;  // names no rule uses
+  std::vector<std::string> dtc_;                            // sorted, unique
+  bool has_seq_ = false;
+  uint64_t last_seq_ = 0;
+  int64_t last_ts_ = kNever;
+  int64_t last_seen_ = kNever;
+  Connectivity connectivity_ = Connectivity::kUnreported;
+};
+
+}  // namespace precall::devices
+
+#endif  // PRECALL_DEVICES_DEVICE_STATE_H_

@@ -1,0 +1,170 @@
+#include "gateway/core/case_book.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+
+namespace precall::core {
+namespace {
+
+// splitmix64's finalizer: a bijection on 64-bit integers.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+}  // namespace
+
+CaseBook::CaseBook(CaseSink& sink, uint64_t next_seq, uint64_t next_case_number)
+    : sink_(sink), next_seq_(next_seq), next_case_number_(next_case_number) {}
+
+std::string CaseBook::CaseIdFor(uint64_t case_number) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t x = Mix(case_number);
+  std::string id = "c-";
+  for (int shift = 60; shift >= 0; shift -= 4) id.push_back(kHex[(x >> shift) & 0xf]);
+  return id;
+}
+
+std::string CaseBook::SubjectKey(const CaseSubject& subject) {
+  // '\n' appears in no tenant, device or rule name: the key is injective.
+  std::string key;
+  key.reserve(subject.tenant.size() + subject.device.size() + subject.rule.size() + 2);
+  key.append(subject.tenant).append("/").append(subject.device).append("\n").append(subject.rule);
+  return key;
+}
+
+uint64_t CaseBook::last_seq() const {
+  absl::MutexLock lock(&mu_);
+  return next_seq_ - 1;
+}
+
+void CaseBook::CountActive(devices::Severity s, int delta) {
+  active_by_severity_[static_cast<int>(s)].fetch_add(delta, std::memory_order_relaxed);
+}
+
+void CaseBook::Emit(EventType type, int64_t clock, const Case& c) {
+  CaseEvent event{next_seq_++, type, clock, c};
+  events_by_type_[static_cast<int>(type)].fetch_add(1, std::memory_order_relaxed);
+  sink_.OnCaseEvent(event);
+}
+
+void CaseBook::Trigger(const CaseSubject& subject, const rules::CaseTemplate& tmpl,
+                       int64_t fault_started_at, int64_t clock, Evidence evidence) {
+  absl::MutexLock lock(&mu_);
+  std::string key = SubjectKey(subject);
+  auto latest = latest_by_subject_.find(key);
+  if (latest != latest_by_subject_.end()) {
+    Case& c = cases_.at(latest->second);
+    if (subject.model) c.model = *subject.model;
+    if (c.active()) {
+      // A new trigger of the same fault: one more occurrence, never a new case.
+      ++c.occurrences;
+      if (c.severity != tmpl.severity) {
+        CountActive(c.severity, -1);
+        CountActive(tmpl.severity, +1);
+        c.severity = tmpl.severity;
+      }
+      c.updated_at = clock;
+      c.evidence = std::move(evidence);
+      Emit(EventType::kUpdated, clock, c);
+      return;
+    }
+    if (tmpl.reopen_within_ms > 0 && c.resolved_at &&
+        clock - *c.resolved_at <= tmpl.reopen_within_ms) {
+      ++c.occurrences;
+      c.status = CaseStatus::kOpen;
+      c.severity = tmpl.severity;
+      c.updated_at = clock;
+      c.acknowledged_at.reset();
+      c.acknowledged_by.reset();
+      c.resolved_at.reset();
+      c.resolved_by.reset();
+      c.evidence = std::move(evidence);
+      CountActive(c.severity, +1);
+      Emit(EventType::kReopened, clock, c);
+      return;
+    }
+  }
+  Case c;
+  c.id = CaseIdFor(next_case_number_++);
+  c.tenant = std::string(subject.tenant);
+  c.device = std::string(subject.device);
+  if (subject.model) c.model = *subject.model;
+  c.rule = std::string(subject.rule);
+  c.severity = tmpl.severity;
+  c.status = CaseStatus::kOpen;
+  c.fault_started_at = fault_started_at;
+  c.opened_at = clock;
+  c.updated_at = clock;
+  c.occurrences = 1;
+  c.diagnosis = tmpl.diagnosis;
+  c.skill = tmpl.skill;
+  c.parts = tmpl.parts;
+  c.evidence = std::move(evidence);
+  opened_by_severity_[static_cast<int>(c.severity)].fetch_add(1, std::memory_order_relaxed);
+  CountActive(c.severity, +1);
+  latest_by_subject_[key] = c.id;
+  auto [it, inserted] = cases_.emplace(c.id, std::move(c));
+  Emit(EventType::kOpened, clock, it->second);
+}
+
+void CaseBook::Clear(const CaseSubject& subject, int64_t clock, Evidence evidence) {
+  absl::MutexLock lock(&mu_);
+  auto latest = latest_by_subject_.find(SubjectKey(subject));
+  if (latest == latest_by_subject_.end()) return;
+  Case& c = cases_.at(latest->second);
+  if (!c.active()) return;
+  c.status = CaseStatus::kResolved;
+  c.resolved_at = clock;
+  c.resolved_by = "auto";
+  c.updated_at = clock;
+  c.evidence = std::move(evidence);
+  CountActive(c.severity, -1);
+  Emit(EventType::kResolved, clock, c);
+}
+
+absl::StatusOr<Case> CaseBook::Acknowledge(std::string_view id, std::string_view by,
+                                           int64_t clock) {
+  absl::MutexLock lock(&mu_);
+  auto it = cases_.find(id);
+  if (it == cases_.end()) return absl::NotFoundError("no such case");
+  Case& c = it->second;
+  if (c.status == CaseStatus::kResolved) {
+    return absl::FailedPreconditionError("case is resolved");
+  }
+  c.status = CaseStatus::kAcknowledged;
+  c.acknowledged_at = clock;
+  c.acknowledged_by = std::string(by);
+  c.updated_at = clock;
+  Emit(EventType::kAcknowledged, clock, c);
+  return c;
+}
+
+absl::StatusOr<Case> CaseBook::Resolve(std::string_view id, std::string_view by, int64_t clock) {
+  absl::MutexLock lock(&mu_);
+  auto it = cases_.find(id);
+  if (it == cases_.end()) return absl::NotFoundError("no such case");
+  Case& c = it->second;
+  if (c.status == CaseStatus::kResolved) return c;
+  c.status = CaseStatus::kResolved;
+  c.resolved_at = clock;
+  c.resolved_by = std::string(by);
+  c.updated_at = clock;
+  CountActive(c.severity, -1);
+  Emit(EventType::kResolved, clock, c);
+  return c;
+}
+
+std::optional<Case> CaseBook::Find(std::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = cases_.find(id);
+  if (it == cases_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace precall::core

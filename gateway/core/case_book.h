@@ -1,0 +1,106 @@
+// CaseBook: turns rule decisions (and the service center's actions) into
+// cases and gapless, numbered case events (CONTRACT §2 "When rules run", §3).
+//
+// - One active case per (tenant, device, rule): a trigger while it is active
+//   is an occurrence (`updated`); a trigger within reopen_within of the last
+//   case's resolution reopens it; otherwise a new case opens.
+// - Case ids are "c-" + 16 hex digits of a bijective mix of a case number, so
+//   they are unique, URL-safe, opaque, and never reused as long as the number
+//   is never reused (the store persists it across restarts).
+// - Every change is one CaseEvent handed to the CaseSink, in seq order.
+//
+// Thread: safe to call from any thread; one mutex serializes case changes so
+// that seq order is sink order. Case changes are rare next to samples, so the
+// lock stays off the per-sample path.
+#ifndef PRECALL_GATEWAY_CORE_CASE_BOOK_H_
+#define PRECALL_GATEWAY_CORE_CASE_BOOK_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "devices/string_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "gateway/core/case.h"
+#include "rules/rule_set.h"
+
+namespace precall::core {
+
+// Where case events go: stdout for replay; store, outbox and API for serve.
+// Called with the case book's lock held, in seq order; must not call back
+// into the case book.
+class CaseSink {
+ public:
+  virtual ~CaseSink() = default;
+  virtual void OnCaseEvent(const CaseEvent& event) = 0;
+};
+
+// Who a decision is about.
+struct CaseSubject {
+  std::string_view tenant;
+  std::string_view device;
+  std::string_view rule;
+  const std::string* model = nullptr;  // null when the device has none
+};
+
+class CaseBook {
+ public:
+  explicit CaseBook(CaseSink& sink, uint64_t next_seq = 1, uint64_t next_case_number = 1);
+
+  // A rule (or catalog code) fired at fault time `fault_started_at`.
+  void Trigger(const CaseSubject& subject, const rules::CaseTemplate& tmpl,
+               int64_t fault_started_at, int64_t clock, Evidence evidence);
+  // A rule's clear condition held (or a code left the active set). Resolves
+  // the active case, if there is one.
+  void Clear(const CaseSubject& subject, int64_t clock, Evidence evidence);
+
+  // Service-center actions. NotFound for an unknown id; FailedPrecondition
+  // (HTTP 409) when acknowledging a resolved case. Resolving a resolved case
+  // returns it unchanged, with no event.
+  absl::StatusOr<Case> Acknowledge(std::string_view id, std::string_view by, int64_t clock);
+  absl::StatusOr<Case> Resolve(std::string_view id, std::string_view by, int64_t clock);
+
+  std::optional<Case> Find(std::string_view id) const;
+
+  // Counters for /metrics (relaxed reads from any thread).
+  uint64_t events_total(EventType type) const {
+    return events_by_type_[static_cast<int>(type)].load(std::memory_order_relaxed);
+  }
+  uint64_t opened_total(devices::Severity s) const {
+    return opened_by_severity_[static_cast<int>(s)].load(std::memory_order_relaxed);
+  }
+  int64_t active(devices::Severity s) const {
+    return active_by_severity_[static_cast<int>(s)].load(std::memory_order_relaxed);
+  }
+  uint64_t last_seq() const;
+
+  static std::string CaseIdFor(uint64_t case_number);
+
+ private:
+  struct Entry {
+    Case current;
+  };
+  static std::string SubjectKey(const CaseSubject& subject);
+  void Emit(EventType type, int64_t clock, const Case& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountActive(devices::Severity s, int delta);
+
+  CaseSink& sink_;
+  mutable absl::Mutex mu_;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_case_number_ ABSL_GUARDED_BY(mu_);
+  devices::StringMap<Case> cases_ ABSL_GUARDED_BY(mu_);  // by id
+  // (tenant, device, rule) -> id of its latest case.
+  devices::StringMap<std::string> latest_by_subject_ ABSL_GUARDED_BY(mu_);
+
+  std::array<std::atomic<uint64_t>, kEventTypeCount> events_by_type_{};
+  std::array<std::atomic<uint64_t>, devices::kSeverityCount> opened_by_severity_{};
+  std::array<std::atomic<int64_t>, devices::kSeverityCount> active_by_severity_{};
+};
+
+}  // namespace precall::core
+
+#endif  // PRECALL_GATEWAY_CORE_CASE_BOOK_H_

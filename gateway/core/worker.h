@@ -1,0 +1,117 @@
+// Worker: the one pipeline stage that serve, replay and recovery share. It
+// takes raw MQTT messages (topic, payload) for the devices it owns, decodes
+// them, updates device state, evaluates the rules the sample wakes (and, as
+// the gateway clock advances, the silent() rules of the devices that are
+// due), and hands decisions to the CaseBook.
+//
+// Per sample, in order: reject checks; device state update; catalog (codes
+// that left the active set resolve, in sorted order; codes that entered open,
+// in payload order); rules the sample woke, in rule-file order; then, if the
+// sample advanced a data clock, the clock-driven evaluations at the new time,
+// devices in order of first appearance, rules in file order.
+//
+// Clock-driven evaluations only run for devices whose silent() rules could
+// decide something differently since their last evaluation: each device
+// carries the earliest such time (a silent() threshold, a window expiry, a
+// `for`/`clear_for` timer, or "any time now" after it reported). Between those
+// times an evaluation would be a no-op, so the outcome equals evaluating every
+// device at every clock advance, at a cost independent of fleet size.
+//
+// Thread: one worker per thread; it owns its devices, decoder and scratch
+// space exclusively. Only the CaseBook and the counters are shared. Steady
+// state (known devices, no case changes) allocates nothing.
+#ifndef PRECALL_GATEWAY_CORE_WORKER_H_
+#define PRECALL_GATEWAY_CORE_WORKER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "devices/string_map.h"
+#include "devices/catalog.h"
+#include "devices/decoder.h"
+#include "devices/device_state.h"
+#include "gateway/core/case_book.h"
+#include "gateway/core/clock.h"
+#include "gateway/core/counters.h"
+#include "rules/rule_set.h"
+#include "rules/rule_state.h"
+
+namespace precall::core {
+
+class Worker {
+ public:
+  Worker(std::shared_ptr<const rules::RuleSet> rules,
+         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases);
+
+  // What became of one message.
+  struct Outcome {
+    int accepted = 0;  // samples (or status updates) applied
+    int rejected = 0;  // samples (or whole messages) dropped
+    devices::RejectReason first_reject = devices::RejectReason::kNone;
+  };
+  // `receive_ms` is the gateway clock when the message arrived.
+  Outcome HandleMessage(std::string_view topic, std::string_view payload, int64_t receive_ms);
+
+  // The gateway clock moved to `now` (serve: a wall-clock tick): runs the
+  // clock-driven evaluations that are due.
+  void AdvanceClock(int64_t now);
+
+  const WorkerCounters& counters() const { return counters_; }
+  std::size_t device_count() const { return devices_.size(); }
+  // The device's state, or nullptr if this worker has not seen it.
+  const devices::DeviceState* FindDevice(std::string_view tenant, std::string_view device) const;
+
+ private:
+  struct DeviceEntry {
+    DeviceEntry(std::string tenant, std::string device, const devices::MetricPlan* plan)
+        : state(std::move(tenant), std::move(device), plan) {}
+    devices::DeviceState state;
+    std::vector<std::pair<uint32_t, rules::RuleState>> rule_states;  // sorted by rule
+    int64_t clock_due = kNotDue;  // next clock-driven evaluation, see above
+  };
+  static constexpr int64_t kNotDue = INT64_MAX;
+
+  void Reject(Outcome& outcome, devices::RejectReason reason);
+  DeviceEntry& FindOrAdd(std::string_view key, std::string_view tenant, std::string_view device,
+                         uint32_t& index);
+  void ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock);
+  void EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock);
+  void EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, int64_t clock);
+  void ScheduleClock(DeviceEntry& entry, uint32_t index, int64_t due);
+  int64_t NextClockDue(DeviceEntry& entry, int64_t now);
+  Evidence EvidenceFor(const rules::CompiledRule& rule, const devices::DeviceState& state) const;
+  CaseSubject SubjectFor(const DeviceEntry& entry, std::string_view rule) const;
+
+  std::shared_ptr<const rules::RuleSet> rules_;
+  std::shared_ptr<const devices::FaultCatalog> catalog_;
+  Clock& clock_;
+  CaseBook& cases_;
+  WorkerCounters counters_;
+
+  devices::PayloadDecoder decoder_;
+  devices::StringMap<uint32_t> index_by_key_;  // "tenant/device"
+  std::deque<DeviceEntry> devices_;                         // stable addresses
+
+  // Scratch, reused for every sample.
+  devices::SampleEffects effects_;
+  std::vector<uint32_t> woken_;
+  std::vector<uint64_t> woken_stamp_;  // per rule: the sample stamp that woke it
+  uint64_t stamp_ = 0;
+  std::vector<uint32_t> due_;
+  std::string rule_name_;
+  // (due time, device index), earliest first; stale entries are skipped.
+  std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>,
+                      std::greater<>>
+      clock_queue_;
+};
+
+}  // namespace precall::core
+
+#endif  // PRECALL_GATEWAY_CORE_WORKER_H_

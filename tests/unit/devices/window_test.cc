@@ -1,0 +1,177 @@
+// MetricSeries: window boundaries, each aggregate, expiry, the point cap, and
+// a randomized comparison against a brute-force computation.
+#include "devices/window.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace precall::devices {
+namespace {
+
+using F = WindowFunc;
+
+TEST(MetricSeriesTest, WindowIsOpenAtItsOldEndAndClosedAtNow) {
+  MetricSeries s({WindowSpec{2000}});
+  s.Push(0, 10);
+  s.Push(1000, 20);
+  s.Push(2000, 30);
+  // (0, 2000]: the point at 0 is exactly one window old, so it is out.
+  EXPECT_EQ(s.Query(0, F::kCount, 2000), 2);
+  EXPECT_EQ(s.Query(0, F::kAvg, 2000), 25);
+  EXPECT_EQ(s.Query(0, F::kSum, 2000), 50);
+  // One millisecond later the point at 1000 is still in, at 3000 it is out.
+  EXPECT_EQ(s.Query(0, F::kCount, 2999), 2);
+  EXPECT_EQ(s.Query(0, F::kCount, 3000), 1);
+}
+
+TEST(MetricSeriesTest, EmptyWindowIsUnknownButCountIsZero) {
+  MetricSeries s({WindowSpec{1000, true, true}});
+  s.Push(0, 5);
+  for (F f : {F::kAvg, F::kMin, F::kMax, F::kSum, F::kStddev, F::kDelta, F::kRate}) {
+    EXPECT_TRUE(std::isnan(s.Query(0, f, 5000))) << static_cast<int>(f);
+  }
+  EXPECT_EQ(s.Query(0, F::kCount, 5000), 0);
+}
+
+TEST(MetricSeriesTest, MinMaxFollowEviction) {
+  MetricSeries s({WindowSpec{3000, true, true}});
+  s.Push(0, 9);
+  s.Push(1000, 1);
+  s.Push(2000, 5);
+  EXPECT_EQ(s.Query(0, F::kMax, 2000), 9);
+  EXPECT_EQ(s.Query(0, F::kMin, 2000), 1);
+  EXPECT_EQ(s.Query(0, F::kMax, 3000), 5);  // 9 left
+  EXPECT_EQ(s.Query(0, F::kMin, 3000), 1);
+  EXPECT_EQ(s.Query(0, F::kMin, 4000), 5);  // 1 left
+}
+
+TEST(MetricSeriesTest, PopulationStddev) {
+  MetricSeries s({WindowSpec{100000}});
+  int64_t t = 0;
+  for (double v : {2, 4, 4, 4, 5, 5, 7, 9}) s.Push(t += 10, v);
+  EXPECT_DOUBLE_EQ(s.Query(0, F::kStddev, t), 2.0);
+  EXPECT_DOUBLE_EQ(s.Query(0, F::kAvg, t), 5.0);
+}
+
+TEST(MetricSeriesTest, DeltaAndRate) {
+  MetricSeries s({WindowSpec{10000}});
+  s.Push(1000, 100);
+  EXPECT_EQ(s.Query(0, F::kDelta, 1000), 0);           // one sample: last - first = 0
+  EXPECT_TRUE(std::isnan(s.Query(0, F::kRate, 1000)));  // 0 / 0 s
+  s.Push(3000, 90);
+  s.Push(5000, 80);
+  EXPECT_EQ(s.Query(0, F::kDelta, 5000), -20);
+  EXPECT_DOUBLE_EQ(s.Query(0, F::kRate, 5000), -5.0);  // -20 over 4 s
+}
+
+TEST(MetricSeriesTest, SeveralWindowsShareOnePointRing) {
+  MetricSeries s({WindowSpec{1000}, WindowSpec{5000, false, true}});
+  for (int i = 0; i < 10; ++i) s.Push(i * 1000, i);
+  EXPECT_EQ(s.Query(0, F::kCount, 9000), 1);
+  EXPECT_EQ(s.Query(1, F::kCount, 9000), 5);
+  EXPECT_EQ(s.Query(1, F::kMax, 9000), 9);
+  // Only the longest window's points are retained.
+  EXPECT_LE(s.retained_points(), 6u);
+}
+
+TEST(MetricSeriesTest, NextExpiryIsOldestPointPlusLength) {
+  MetricSeries s({WindowSpec{2000}});
+  s.Push(500, 1);
+  s.Push(1500, 1);
+  EXPECT_EQ(s.NextExpiry(0, 1500), 2500);
+  EXPECT_EQ(s.NextExpiry(0, 2500), 3500);
+  EXPECT_EQ(s.NextExpiry(0, 3500), INT64_MAX);
+}
+
+TEST(MetricSeriesTest, PointCapBoundsMemory) {
+  MetricSeries s({WindowSpec{INT64_MAX / 4, true, true}});
+  const uint64_t n = MetricSeries::kMaxPoints + 100;
+  for (uint64_t i = 0; i < n; ++i) s.Push(static_cast<int64_t>(i), static_cast<double>(i));
+  EXPECT_EQ(s.retained_points(), MetricSeries::kMaxPoints);
+  EXPECT_EQ(s.Query(0, F::kCount, static_cast<int64_t>(n)), MetricSeries::kMaxPoints);
+  EXPECT_EQ(s.Query(0, F::kMin, static_cast<int64_t>(n)), 100);  // oldest 100 dropped
+}
+
+TEST(MetricSeriesTest, ReshapeRebuildsFromRetainedPoints) {
+  MetricSeries s({WindowSpec{10000}});
+  for (int i = 1; i <= 5; ++i) s.Push(i * 1000, i);
+  s.Reshape({WindowSpec{2500, true, false}});
+  EXPECT_EQ(s.Query(0, F::kCount, 5000), 3);  // 3000, 4000, 5000
+  EXPECT_EQ(s.Query(0, F::kMin, 5000), 3);
+}
+
+// Brute force over the same points: the reference the incremental form must match.
+double Reference(const std::vector<std::pair<int64_t, double>>& pts, int64_t len, F f,
+                 int64_t now) {
+  std::vector<std::pair<int64_t, double>> in;
+  for (const auto& p : pts) {
+    if (p.first > now - len && p.first <= now) in.push_back(p);
+  }
+  if (in.empty()) return f == F::kCount ? 0 : NAN;
+  double sum = 0, mn = in[0].second, mx = in[0].second;
+  for (const auto& p : in) {
+    sum += p.second;
+    mn = std::min(mn, p.second);
+    mx = std::max(mx, p.second);
+  }
+  double n = static_cast<double>(in.size());
+  switch (f) {
+    case F::kCount: return n;
+    case F::kSum: return sum;
+    case F::kAvg: return sum / n;
+    case F::kMin: return mn;
+    case F::kMax: return mx;
+    case F::kStddev: {
+      double mean = sum / n, acc = 0;
+      for (const auto& p : in) acc += (p.second - mean) * (p.second - mean);
+      return std::sqrt(acc / n);
+    }
+    case F::kDelta: return in.back().second - in.front().second;
+    case F::kRate: {
+      double span = static_cast<double>(in.back().first - in.front().first) / 1000.0;
+      return span == 0 ? NAN : (in.back().second - in.front().second) / span;
+    }
+  }
+  return NAN;
+}
+
+TEST(MetricSeriesTest, MatchesBruteForceOnRandomStreams) {
+  std::mt19937_64 rng(42);
+  const std::vector<int64_t> lengths = {700, 3000, 20000};
+  for (int round = 0; round < 20; ++round) {
+    std::vector<WindowSpec> specs;
+    for (int64_t len : lengths) specs.push_back(WindowSpec{len, true, true});
+    MetricSeries s(specs);
+    std::vector<std::pair<int64_t, double>> pts;
+    int64_t t = 1000000;
+    for (int i = 0; i < 500; ++i) {
+      t += static_cast<int64_t>(rng() % 900);  // repeats of the same ts included
+      double v = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000) / 8.0;
+      s.Push(t, v);
+      pts.emplace_back(t, v);
+      int64_t now = t + static_cast<int64_t>(rng() % 500);
+      for (int w = 0; w < 3; ++w) {
+        for (F f : {F::kAvg, F::kMin, F::kMax, F::kSum, F::kCount, F::kStddev, F::kDelta,
+                    F::kRate}) {
+          double want = Reference(pts, lengths[static_cast<std::size_t>(w)], f, now);
+          double got = s.Query(w, f, now);
+          if (std::isnan(want)) {
+            ASSERT_TRUE(std::isnan(got)) << "round " << round << " i " << i;
+          } else {
+            ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want)))
+                << "round " << round << " i " << i << " w " << w << " f " << static_cast<int>(f);
+          }
+        }
+      }
+      // Queries advanced `now`; pushes must stay >= it for the series' contract.
+      t = std::max(t, now);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace precall::devices
