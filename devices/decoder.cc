@@ -1,0 +1,512 @@
+// PayloadDecoder (see decoder.h): CONTRACT §1 on top of simdjson 3.0.1 On-Demand.
+//
+// Why the code walks every value, even unknown fields: On-Demand checks only what it
+// is asked to read. Skipping a value just counts brackets, and a scalar is looked at
+// only when a getter reads it, so `{"x": [1 2], "y": tru}` would pass unnoticed if the
+// decoder skipped "x" and "y". Validate() walks a value in full so that any syntax
+// error anywhere rejects the whole message as bad_json (the contract's precedence:
+// bad JSON always wins; otherwise the first problem in document order decides).
+//
+// Numbers: simdjson answers NUMBER_ERROR both for malformed numbers ("01", "1.",
+// "1e") and for well-formed ones beyond the double range ("1e999", "-1e400",
+// "1.7976931348623159e308"); underflow ("1e-400") quietly becomes 0. A check of the
+// raw token against the JSON number grammar tells the two apart: malformed is
+// bad_json; well-formed but not a finite double is non_finite (a metric) or bad_field
+// (ts, seq).
+//
+// Root scalars ("42", "\"x\"", "null") are bad_field, but only if the whole payload is
+// one valid JSON value; On-Demand cannot tell "42" from "42 43" without consuming the
+// root, so the payload is re-parsed wrapped in brackets and must be an array of
+// exactly one valid element.
+//
+// Where CONTRACT §1 is silent: a metric name or label key repeated within one sample is
+// bad_field (which value would be current?), like a repeated top-level field; a fault
+// code listed twice in "dtc" is kept once (the field is a set).
+//
+// Memory: the parser is allocated once for the largest payload (plus the two
+// brackets), so iterate() never reallocates; strings returned by get_string() and
+// unescaped_key() live in its string buffer, which only the next iterate() rewrites,
+// so Sample views stay valid until the next Decode(). Samples are recycled through a
+// spare pool, keeping their vectors' capacity.
+#include "devices/decoder.h"
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+namespace precall::devices {
+namespace {
+
+namespace od = simdjson::ondemand;
+using od::json_type;
+
+// The payload plus '[' and ']' for the root-scalar check.
+constexpr std::size_t kBufferBytes = kMaxPayloadBytes + 2;
+// On-Demand has no depth limit and Validate() recurses: deeper nesting is bad_json,
+// the same limit simdjson's DOM parser applies by default.
+constexpr int kMaxDepth = static_cast<int>(simdjson::DEFAULT_MAX_DEPTH);
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// A raw token runs up to the next structural character, whitespace included.
+std::string_view TrimToken(std::string_view token) {
+  while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+  return token;
+}
+
+// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view s) {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  if (i < n && s[i] == '-') ++i;
+  if (i >= n) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else if (s[i] >= '1' && s[i] <= '9') {
+    while (i < n && IsDigit(s[i])) ++i;
+  } else {
+    return false;
+  }
+  if (i < n && s[i] == '.') {
+    const std::size_t start = ++i;
+    while (i < n && IsDigit(s[i])) ++i;
+    if (i == start) return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    const std::size_t start = i;
+    while (i < n && IsDigit(s[i])) ++i;
+    if (i == start) return false;
+  }
+  return i == n;
+}
+
+bool IsWellFormedNumber(od::value& value) {
+  return IsJsonNumber(TrimToken(value.raw_json_token()));
+}
+
+// Walks `value` in full, reading every scalar; false on any syntax error.
+bool Validate(od::value& value, int depth) {
+  if (depth > kMaxDepth) return false;
+  json_type type;
+  if (value.type().get(type) != simdjson::SUCCESS) return false;
+  switch (type) {
+    case json_type::object: {
+      od::object object;
+      if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+      for (auto field_result : object) {
+        od::field field;
+        if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
+        std::string_view key;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+        if (!Validate(field.value(), depth + 1)) return false;
+      }
+      return true;
+    }
+    case json_type::array: {
+      od::array array;
+      if (value.get_array().get(array) != simdjson::SUCCESS) return false;
+      for (auto element_result : array) {
+        od::value element;
+        if (std::move(element_result).get(element) != simdjson::SUCCESS) return false;
+        if (!Validate(element, depth + 1)) return false;
+      }
+      return true;
+    }
+    case json_type::string: {
+      std::string_view text;
+      return value.get_string().get(text) == simdjson::SUCCESS;
+    }
+    case json_type::number:
+      return IsWellFormedNumber(value);
+    case json_type::boolean: {
+      const std::string_view token = TrimToken(value.raw_json_token());
+      return token == "true" || token == "false";
+    }
+    case json_type::null:
+      return TrimToken(value.raw_json_token()) == "null";
+  }
+  return false;
+}
+
+enum SampleField : unsigned { kTs, kSeq, kModel, kLabels, kMetrics, kDtc, kUnknownField };
+
+SampleField LookupField(std::string_view key) {
+  if (key == "ts") return kTs;
+  if (key == "seq") return kSeq;
+  if (key == "model") return kModel;
+  if (key == "labels") return kLabels;
+  if (key == "metrics") return kMetrics;
+  if (key == "dtc") return kDtc;
+  return kUnknownField;
+}
+
+// Records the first problem of a sample; later ones do not override it.
+void Reject(Sample& sample, RejectReason reason) {
+  if (sample.reject == RejectReason::kNone) sample.reject = reason;
+}
+
+// Each Decode* below reads one known field into `sample`. They return false only on
+// a syntax error (the whole message is bad_json); a wrong type or value records a
+// sample reject and still walks the value, so that later syntax errors are found.
+
+bool RejectAndValidate(od::value& value, Sample& sample, RejectReason reason, int depth) {
+  Reject(sample, reason);
+  return Validate(value, depth);
+}
+
+bool DecodeTs(od::value& value, json_type type, Sample& sample, int depth) {
+  if (type != json_type::number) {
+    return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
+  }
+  if (!IsWellFormedNumber(value)) return false;
+  int64_t ts;
+  if (value.get_int64().get(ts) != simdjson::SUCCESS || ts < 0) {
+    Reject(sample, RejectReason::kBadField);  // a fraction, exponent, sign or overflow
+    return true;
+  }
+  sample.has_ts = true;
+  sample.ts = ts;
+  return true;
+}
+
+bool DecodeSeq(od::value& value, json_type type, Sample& sample, int depth) {
+  if (type != json_type::number) {
+    return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
+  }
+  if (!IsWellFormedNumber(value)) return false;
+  uint64_t seq;
+  if (value.get_uint64().get(seq) != simdjson::SUCCESS) {
+    Reject(sample, RejectReason::kBadField);
+    return true;
+  }
+  sample.has_seq = true;
+  sample.seq = seq;
+  return true;
+}
+
+bool DecodeModel(od::value& value, json_type type, Sample& sample, int depth) {
+  if (type != json_type::string) {
+    return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
+  }
+  std::string_view model;
+  if (value.get_string().get(model) != simdjson::SUCCESS) return false;
+  if (model.empty() || model.size() > kMaxModelBytes) {
+    Reject(sample, RejectReason::kBadField);
+    return true;
+  }
+  sample.has_model = true;
+  sample.model = model;
+  return true;
+}
+
+bool DecodeLabels(od::value& value, json_type type, Sample& sample, int depth) {
+  if (type != json_type::object) {
+    return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
+  }
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+  for (auto field_result : object) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    od::value& label = field.value();
+    if (sample.reject != RejectReason::kNone) {
+      if (!Validate(label, depth + 1)) return false;
+      continue;
+    }
+    json_type label_type;
+    if (label.type().get(label_type) != simdjson::SUCCESS) return false;
+    bool duplicate = false;
+    for (const auto& [k, v] : sample.labels) duplicate = duplicate || k == key;
+    if (sample.labels.size() >= kMaxLabels || key.empty() || key.size() > kMaxLabelKeyBytes ||
+        duplicate || label_type != json_type::string) {
+      if (!RejectAndValidate(label, sample, RejectReason::kBadField, depth + 1)) return false;
+      continue;
+    }
+    std::string_view text;
+    if (label.get_string().get(text) != simdjson::SUCCESS) return false;
+    if (text.size() > kMaxLabelValueBytes) {
+      Reject(sample, RejectReason::kBadField);
+      continue;
+    }
+    sample.labels.emplace_back(key, text);
+  }
+  sample.has_labels = true;
+  return true;
+}
+
+bool DecodeMetrics(od::value& value, json_type type, Sample& sample, int depth) {
+  if (type != json_type::object) {
+    return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
+  }
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+  for (auto field_result : object) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
+    std::string_view name;
+    if (field.unescaped_key().get(name) != simdjson::SUCCESS) return false;
+    od::value& metric = field.value();
+    if (sample.reject != RejectReason::kNone) {
+      if (!Validate(metric, depth + 1)) return false;
+      continue;
+    }
+    if (sample.metrics.size() >= kMaxMetricsPerSample) {
+      if (!RejectAndValidate(metric, sample, RejectReason::kTooManyMetrics, depth + 1)) {
+        return false;
+      }
+      continue;
+    }
+    // A repeated name is ambiguous (which value is current?): bad_field, like a repeated
+    // top-level field. Quadratic, but bounded by kMaxMetricsPerSample and allocation-free.
+    bool duplicate = false;
+    for (const MetricValue& m : sample.metrics) duplicate = duplicate || m.name == name;
+    json_type metric_type;
+    if (metric.type().get(metric_type) != simdjson::SUCCESS) return false;
+    if (duplicate || !IsValidMetricName(name) ||
+        (metric_type != json_type::number && metric_type != json_type::boolean)) {
+      if (!RejectAndValidate(metric, sample, RejectReason::kBadField, depth + 1)) return false;
+      continue;
+    }
+    double number;
+    if (metric_type == json_type::boolean) {
+      bool flag;
+      if (metric.get_bool().get(flag) != simdjson::SUCCESS) return false;  // "tru", "truex"
+      number = flag ? 1.0 : 0.0;
+    } else {
+      if (!IsWellFormedNumber(metric)) return false;
+      // A well-formed number simdjson cannot parse is beyond the double range.
+      if (metric.get_double().get(number) != simdjson::SUCCESS || !std::isfinite(number)) {
+        Reject(sample, RejectReason::kNonFinite);
+        continue;
+      }
+    }
+    sample.metrics.push_back(MetricValue{name, number});
+  }
+  return true;
+}
+
+bool DecodeDtc(od::value& value, json_type type, Sample& sample, int depth) {
+  if (type != json_type::array) {
+    return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
+  }
+  od::array array;
+  if (value.get_array().get(array) != simdjson::SUCCESS) return false;
+  std::size_t count = 0;
+  for (auto element_result : array) {
+    od::value element;
+    if (std::move(element_result).get(element) != simdjson::SUCCESS) return false;
+    ++count;
+    if (sample.reject != RejectReason::kNone) {
+      if (!Validate(element, depth + 1)) return false;
+      continue;
+    }
+    json_type element_type;
+    if (element.type().get(element_type) != simdjson::SUCCESS) return false;
+    if (count > kMaxDtcCodes || element_type != json_type::string) {
+      if (!RejectAndValidate(element, sample, RejectReason::kBadField, depth + 1)) return false;
+      continue;
+    }
+    std::string_view code;
+    if (element.get_string().get(code) != simdjson::SUCCESS) return false;
+    if (!IsValidDtcCode(code)) {
+      Reject(sample, RejectReason::kBadField);
+      continue;
+    }
+    // The field is a set: a code listed twice is kept once.
+    bool seen = false;
+    for (std::string_view c : sample.dtc) seen = seen || c == code;
+    if (!seen) sample.dtc.push_back(code);
+  }
+  sample.has_dtc = true;
+  return true;
+}
+
+// Decodes one sample object (the root, or an element of a batch) at `depth`.
+bool DecodeSample(od::object& object, Sample& sample, int depth) {
+  unsigned seen = 0;
+  for (auto field_result : object) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    od::value& value = field.value();
+    const SampleField id = LookupField(key);
+    if (id == kUnknownField || sample.reject != RejectReason::kNone) {
+      if (!Validate(value, depth + 1)) return false;
+      continue;
+    }
+    if ((seen & (1u << id)) != 0) {
+      if (!RejectAndValidate(value, sample, RejectReason::kBadField, depth + 1)) return false;
+      continue;
+    }
+    seen |= 1u << id;
+    json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS) return false;
+    bool ok = false;
+    switch (id) {
+      case kTs:
+        ok = DecodeTs(value, type, sample, depth + 1);
+        break;
+      case kSeq:
+        ok = DecodeSeq(value, type, sample, depth + 1);
+        break;
+      case kModel:
+        ok = DecodeModel(value, type, sample, depth + 1);
+        break;
+      case kLabels:
+        ok = DecodeLabels(value, type, sample, depth + 1);
+        break;
+      case kMetrics:
+        ok = DecodeMetrics(value, type, sample, depth + 1);
+        break;
+      case kDtc:
+        ok = DecodeDtc(value, type, sample, depth + 1);
+        break;
+      case kUnknownField:
+        break;
+    }
+    if (!ok) return false;
+  }
+  if (sample.reject != RejectReason::kNone) {
+    // A dropped sample carries nothing but its reason.
+    const RejectReason reason = sample.reject;
+    sample.Clear();
+    sample.reject = reason;
+  }
+  return true;
+}
+
+// True when the document has been consumed to its last token: anything after the
+// root value is trailing content.
+bool AtEnd(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+}  // namespace
+
+struct PayloadDecoder::Impl {
+  Impl() : parser(kBufferBytes), buffer(new char[kBufferBytes + simdjson::SIMDJSON_PADDING]) {
+    // Allocate once for the largest payload; iterate() then never reallocates. On
+    // failure iterate() tries again and reports MEMALLOC (bad_json) if it fails too.
+    [[maybe_unused]] simdjson::error_code error = parser.allocate(kBufferBytes);
+  }
+
+  RejectReason Decode(std::string_view payload, std::vector<Sample>& out);
+  RejectReason CheckRootScalar(std::size_t size);
+
+  // Returns every sample of `out` to the spare pool.
+  void Recycle(std::vector<Sample>& out) {
+    while (!out.empty()) {
+      spare.push_back(std::move(out.back()));
+      out.pop_back();
+    }
+  }
+
+  Sample& NewSample(std::vector<Sample>& out) {
+    if (spare.empty()) {
+      out.emplace_back();
+    } else {
+      out.push_back(std::move(spare.back()));
+      spare.pop_back();
+      out.back().Clear();
+    }
+    return out.back();
+  }
+
+  od::parser parser;
+  // buffer[0] is room for the '[' of the root-scalar check; the payload starts at 1.
+  std::unique_ptr<char[]> buffer;
+  std::vector<Sample> spare;
+};
+
+RejectReason PayloadDecoder::Impl::Decode(std::string_view payload, std::vector<Sample>& out) {
+  Recycle(out);
+  if (payload.size() > kMaxPayloadBytes) return RejectReason::kTooLarge;
+  char* json = buffer.get() + 1;
+  if (!payload.empty()) std::memcpy(json, payload.data(), payload.size());
+  std::memset(json + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+
+  od::document doc;
+  if (parser.iterate(json, payload.size(), payload.size() + simdjson::SIMDJSON_PADDING).get(doc) !=
+      simdjson::SUCCESS) {
+    return RejectReason::kBadJson;  // invalid UTF-8, unclosed string, empty, ...
+  }
+  json_type type;
+  if (doc.type().get(type) != simdjson::SUCCESS) return RejectReason::kBadJson;
+
+  bool ok = true;
+  if (type == json_type::object) {
+    od::object object;
+    ok = doc.get_object().get(object) == simdjson::SUCCESS &&
+         DecodeSample(object, NewSample(out), 1);
+  } else if (type == json_type::array) {
+    od::array array;
+    ok = doc.get_array().get(array) == simdjson::SUCCESS;
+    if (ok) {
+      for (auto element_result : array) {
+        od::value element;
+        json_type element_type;
+        if (std::move(element_result).get(element) != simdjson::SUCCESS ||
+            element.type().get(element_type) != simdjson::SUCCESS) {
+          ok = false;
+          break;
+        }
+        Sample& sample = NewSample(out);
+        if (element_type == json_type::object) {
+          od::object object;
+          ok = element.get_object().get(object) == simdjson::SUCCESS &&
+               DecodeSample(object, sample, 2);
+        } else {
+          Reject(sample, RejectReason::kBadField);
+          ok = Validate(element, 2);
+        }
+        if (!ok) break;
+      }
+    }
+  } else {
+    return CheckRootScalar(payload.size());
+  }
+  if (!ok || !AtEnd(doc)) {
+    Recycle(out);
+    return RejectReason::kBadJson;
+  }
+  return RejectReason::kNone;
+}
+
+RejectReason PayloadDecoder::Impl::CheckRootScalar(std::size_t size) {
+  char* json = buffer.get();
+  json[0] = '[';
+  json[size + 1] = ']';
+  std::memset(json + size + 2, 0, simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  od::array array;
+  if (parser.iterate(json, size + 2, size + 2 + simdjson::SIMDJSON_PADDING).get(doc) !=
+          simdjson::SUCCESS ||
+      doc.get_array().get(array) != simdjson::SUCCESS) {
+    return RejectReason::kBadJson;
+  }
+  std::size_t count = 0;
+  for (auto element_result : array) {
+    od::value element;
+    if (std::move(element_result).get(element) != simdjson::SUCCESS || !Validate(element, 1)) {
+      return RejectReason::kBadJson;
+    }
+    ++count;
+  }
+  if (count != 1 || !AtEnd(doc)) return RejectReason::kBadJson;
+  return RejectReason::kBadField;  // valid JSON, but neither a sample nor a batch
+}
+
+PayloadDecoder::PayloadDecoder() : impl_(std::make_unique<Impl>()) {}
+PayloadDecoder::~PayloadDecoder() = default;
+
+RejectReason PayloadDecoder::Decode(std::string_view payload) {
+  return impl_->Decode(payload, samples_view_);
+}
+
+}  // namespace precall::devices
