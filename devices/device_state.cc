@@ -16,13 +16,9 @@ RejectReason DeviceState::Check(const Sample& sample, int64_t ts) const {
   if (sample.has_seq && has_seq_ && sample.seq <= last_seq_) return RejectReason::kDuplicate;
   if (ts < last_ts_) return RejectReason::kOutOfOrder;
   const std::size_t known = slot_names_seen_ + other_metrics_.size();
-  std::size_t added = 0;
-  for (const MetricValue& m : sample.metrics) {
-    if (!KnowsMetric(m.name)) ++added;
-  }
-  if (known + added > kMaxMetricNamesPerDevice) {
-    // `added` may count a name twice when the sample repeats it; count exactly
-    // before refusing (rare path, so the allocation is fine).
+  // Only a device near the cap needs its new names counted (rare path: it
+  // hashes every name and may allocate).
+  if (known + sample.metrics.size() > kMaxMetricNamesPerDevice) {
     std::vector<std::string_view> fresh;
     for (const MetricValue& m : sample.metrics) {
       if (!KnowsMetric(m.name)) fresh.push_back(m.name);

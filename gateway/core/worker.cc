@@ -11,9 +11,11 @@ namespace precall::core {
 using devices::RejectReason;
 
 Worker::Worker(std::shared_ptr<const rules::RuleSet> rules,
-               std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases)
+               std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases,
+               Options options)
     : rules_(std::move(rules)),
       catalog_(std::move(catalog)),
+      options_(options),
       clock_(clock),
       cases_(cases),
       woken_stamp_(rules_->size(), 0) {}
@@ -232,6 +234,10 @@ void Worker::AdvanceClock(int64_t now) {
       devices_[index].clock_due = kNotDue;
       due_.push_back(index);
     }
+  }
+  if (options_.evaluate_every_device_on_clock && !rules_->clock_rules().empty()) {
+    due_.clear();
+    for (uint32_t i = 0; i < devices_.size(); ++i) due_.push_back(i);
   }
   std::sort(due_.begin(), due_.end());
   for (uint32_t index : due_) {

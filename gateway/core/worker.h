@@ -47,8 +47,18 @@ namespace precall::core {
 
 class Worker {
  public:
+  struct Options {
+    // Evaluate the silent() rules of every device at every clock advance: the
+    // contract's literal definition, which the scheduled form must equal.
+    // For tests; costs O(devices) per advance.
+    bool evaluate_every_device_on_clock = false;
+  };
   Worker(std::shared_ptr<const rules::RuleSet> rules,
-         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases);
+         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases,
+         Options options);
+  Worker(std::shared_ptr<const rules::RuleSet> rules,
+         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases)
+      : Worker(std::move(rules), std::move(catalog), clock, cases, Options{}) {}
 
   // What became of one message.
   struct Outcome {
@@ -91,6 +101,7 @@ class Worker {
 
   std::shared_ptr<const rules::RuleSet> rules_;
   std::shared_ptr<const devices::FaultCatalog> catalog_;
+  const Options options_;
   Clock& clock_;
   CaseBook& cases_;
   WorkerCounters counters_;

@@ -1,0 +1,168 @@
+// Micro-benchmarks of the hot path (issue targets in bench/README.md):
+//   BM_Decode          one ~200-byte telemetry payload through PayloadDecoder
+//   BM_EvaluateRules   rule evaluations/s with 10, 100, 1000 rules loaded,
+//                      only the rules naming the sample's metrics run
+//   BM_WorkerMessage   a whole message: topic, decode, state, windows, rules
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "devices/decoder.h"
+#include "devices/device_state.h"
+#include "gateway/core/case_book.h"
+#include "gateway/core/clock.h"
+#include "gateway/core/worker.h"
+#include "rules/program.h"
+#include "rules/rule_file.h"
+#include "rules/rule_set.h"
+
+namespace {
+
+using namespace precall;
+
+constexpr int kMetricNames = 50;  // the fleet's distinct metric names
+constexpr int kMetricsPerSample = 6;
+
+std::string Payload(int64_t ts, uint64_t seq, int first_metric) {
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf,
+                        "{\"ts\":%lld,\"seq\":%llu,\"model\":\"EX200\",\"metrics\":{", 
+                        static_cast<long long>(ts), static_cast<unsigned long long>(seq));
+  std::string s(buf, static_cast<std::size_t>(n));
+  for (int i = 0; i < kMetricsPerSample; ++i) {
+    int m = (first_metric + i) % kMetricNames;
+    n = std::snprintf(buf, sizeof buf, "%s\"m%02d\":%.1f", i ? "," : "", m,
+                      80.0 + static_cast<double>((seq * 7 + static_cast<uint64_t>(i)) % 40));
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+  s.append("},\"dtc\":[]}");
+  return s;
+}
+
+// `count` rules over kMetricNames metrics; every rule names two metrics, one
+// through a window, in the shapes rule authors write.
+std::shared_ptr<const rules::RuleSet> MakeRules(int count) {
+  std::string yaml = "rules:\n";
+  const char* shapes[] = {
+      "avg(m%02d, 1m) > 115 and m%02d > 100",
+      "max(m%02d, 5m) > 118 or m%02d < 10",
+      "delta(m%02d, 2m) > 30 and not (m%02d < 50)",
+      "stddev(m%02d, 1m) > 25 and m%02d > 90",
+  };
+  char when[128];
+  for (int i = 0; i < count; ++i) {
+    std::snprintf(when, sizeof when, shapes[i % 4], i % kMetricNames, (i * 7 + 3) % kMetricNames);
+    yaml += "  - name: r" + std::to_string(i) + "\n    when: " + when +
+            "\n    for: 30s\n    severity: major\n";
+  }
+  rules::RuleFile file = rules::ParseRuleFile(yaml, "bench.yaml");
+  if (!file.errors.empty()) {
+    std::fprintf(stderr, "%s\n", file.errors[0].ToString().c_str());
+    std::abort();
+  }
+  return rules::RuleSet::Build(std::move(file.rules)).rules;
+}
+
+struct NullSink : core::CaseSink {
+  void OnCaseEvent(const core::CaseEvent&) override {}
+};
+
+void BM_Decode(benchmark::State& state) {
+  devices::PayloadDecoder decoder;
+  std::string payload = Payload(1732260000123, 42, 0);
+  for (auto _ : state) {
+    auto reason = decoder.Decode(payload);
+    benchmark::DoNotOptimize(reason);
+    benchmark::DoNotOptimize(decoder.samples().data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * payload.size()));
+  state.counters["payload_bytes"] = static_cast<double>(payload.size());
+}
+BENCHMARK(BM_Decode);
+
+// Times only the evaluations: each iteration first applies a sample (decode,
+// state, window push: untimed, see BM_WorkerMessage for the whole path), then
+// evaluates the rules it woke, windows included.
+void BM_EvaluateRules(benchmark::State& state) {
+  auto rules = MakeRules(static_cast<int>(state.range(0)));
+  devices::DeviceState device("acme", "ex1", &rules->plan());
+  devices::PayloadDecoder decoder;
+  devices::SampleEffects effects;
+  int64_t ts = 1732260000000;
+  uint64_t seq = 0;
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 64; ++i) payloads.push_back(Payload(0, 0, i % kMetricNames));
+  std::vector<uint32_t> woken;
+  std::vector<char> mark(rules->size());
+  int64_t evaluations = 0;
+  double evaluating_ns = 0;
+  for (auto _ : state) {
+    decoder.Decode(payloads[seq % payloads.size()]);
+    ts += 1000;
+    ++seq;
+    device.Apply(decoder.samples()[0], ts, ts, effects);
+    woken.clear();
+    for (uint32_t slot : effects.slots) {
+      for (uint32_t r : rules->RulesForSlot(slot)) {
+        if (!mark[r]) {
+          mark[r] = 1;
+          woken.push_back(r);
+        }
+      }
+    }
+    auto start = std::chrono::steady_clock::now();
+    for (uint32_t r : woken) {
+      double v = rules::Evaluate(rules->rule(r).when, device, ts, ts);
+      benchmark::DoNotOptimize(v);
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    state.SetIterationTime(std::chrono::duration<double>(elapsed).count());
+    evaluating_ns += std::chrono::duration<double, std::nano>(elapsed).count();
+    for (uint32_t r : woken) mark[r] = 0;
+    evaluations += static_cast<int64_t>(woken.size());
+  }
+  state.counters["ns/evaluation"] = evaluating_ns / static_cast<double>(evaluations);
+  state.counters["evaluations/s"] = 1e9 * static_cast<double>(evaluations) / evaluating_ns;
+  state.counters["rules_per_sample"] =
+      static_cast<double>(evaluations) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_EvaluateRules)->Arg(10)->Arg(100)->Arg(1000)->UseManualTime();
+
+void BM_WorkerMessage(benchmark::State& state) {
+  auto rules = MakeRules(static_cast<int>(state.range(0)));
+  const int devices_count = static_cast<int>(state.range(1));
+  NullSink sink;
+  core::CaseBook cases(sink);
+  core::WallClock clock;  // samples carry no ts: each takes the receive time we pass
+  core::Worker worker(rules, nullptr, clock, cases);
+  std::vector<std::string> topics;
+  for (int d = 0; d < devices_count; ++d) {
+    topics.push_back("fleet/acme/dev-" + std::to_string(d) + "/telemetry");
+  }
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 64; ++i) {
+    std::string p = Payload(0, 0, i % kMetricNames);
+    // Drop "ts" and "seq": ordering then comes from the receive time.
+    p.erase(1, p.find("\"model\"") - 1);
+    payloads.push_back(p);
+  }
+  int64_t now = 1732260000000;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    if (n % static_cast<uint64_t>(devices_count) == 0) now += 1000;  // each device: 1 sample/s
+    worker.HandleMessage(topics[n % topics.size()], payloads[(n / 7) % payloads.size()], now);
+    ++n;
+  }
+  state.counters["samples/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["evaluations/sample"] =
+      static_cast<double>(worker.counters().rule_evaluations.Get()) /
+      static_cast<double>(state.iterations());
+  if (worker.counters().rejected_total() != 0) state.SkipWithError("samples were rejected");
+}
+BENCHMARK(BM_WorkerMessage)->Args({10, 1000})->Args({100, 10000})->Args({1000, 10000});
+
+}  // namespace
