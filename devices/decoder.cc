@@ -9,10 +9,10 @@
 //
 // Numbers: simdjson answers NUMBER_ERROR both for malformed numbers ("01", "1.",
 // "1e") and for well-formed ones beyond the double range ("1e999", "-1e400",
-// "1.7976931348623159e308"); underflow ("1e-400") quietly becomes 0. A check of the
-// raw token against the JSON number grammar tells the two apart: malformed is
-// bad_json; well-formed but not a finite double is non_finite (a metric) or bad_field
-// (ts, seq).
+// "1.7976931348623159e308"); underflow ("1e-400") quietly becomes 0. When a parse
+// fails, a check of the raw token against the JSON number grammar tells the two
+// apart: malformed is bad_json; well-formed but not a finite double is non_finite (a
+// metric) or bad_field (ts, seq). A successful parse needs no check (the hot path).
 //
 // Root scalars ("42", "\"x\"", "null") are bad_field, but only if the whole payload is
 // one valid JSON value; On-Demand cannot tell "42" from "42 43" without consuming the
@@ -136,13 +136,19 @@ bool Validate(od::value& value, int depth) {
 enum SampleField : unsigned { kTs, kSeq, kModel, kLabels, kMetrics, kDtc, kUnknownField };
 
 SampleField LookupField(std::string_view key) {
-  if (key == "ts") return kTs;
-  if (key == "seq") return kSeq;
-  if (key == "model") return kModel;
-  if (key == "labels") return kLabels;
-  if (key == "metrics") return kMetrics;
-  if (key == "dtc") return kDtc;
-  return kUnknownField;
+  switch (key.size()) {  // one compare per key, no memcmp calls
+    case 2: return key == "ts" ? kTs : kUnknownField;
+    case 3: return key == "seq" ? kSeq : key == "dtc" ? kDtc : kUnknownField;
+    case 5: return key == "model" ? kModel : kUnknownField;
+    case 6: return key == "labels" ? kLabels : kUnknownField;
+    case 7: return key == "metrics" ? kMetrics : kUnknownField;
+    default: return kUnknownField;
+  }
+}
+
+// Equality for short names, comparing length and first byte before the bytes.
+inline bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
 }
 
 // Records the first problem of a sample; later ones do not override it.
@@ -163,10 +169,15 @@ bool DecodeTs(od::value& value, json_type type, Sample& sample, int depth) {
   if (type != json_type::number) {
     return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
   }
-  if (!IsWellFormedNumber(value)) return false;
   int64_t ts;
-  if (value.get_int64().get(ts) != simdjson::SUCCESS || ts < 0) {
-    Reject(sample, RejectReason::kBadField);  // a fraction, exponent, sign or overflow
+  if (value.get_int64().get(ts) != simdjson::SUCCESS) {
+    // Malformed is bad JSON; a fraction, exponent or overflow is a bad field.
+    if (!IsWellFormedNumber(value)) return false;
+    Reject(sample, RejectReason::kBadField);
+    return true;
+  }
+  if (ts < 0) {
+    Reject(sample, RejectReason::kBadField);
     return true;
   }
   sample.has_ts = true;
@@ -178,9 +189,9 @@ bool DecodeSeq(od::value& value, json_type type, Sample& sample, int depth) {
   if (type != json_type::number) {
     return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
   }
-  if (!IsWellFormedNumber(value)) return false;
   uint64_t seq;
   if (value.get_uint64().get(seq) != simdjson::SUCCESS) {
+    if (!IsWellFormedNumber(value)) return false;
     Reject(sample, RejectReason::kBadField);
     return true;
   }
@@ -223,7 +234,7 @@ bool DecodeLabels(od::value& value, json_type type, Sample& sample, int depth) {
     json_type label_type;
     if (label.type().get(label_type) != simdjson::SUCCESS) return false;
     bool duplicate = false;
-    for (const auto& [k, v] : sample.labels) duplicate = duplicate || k == key;
+    for (const auto& [k, v] : sample.labels) duplicate = duplicate || SameName(k, key);
     if (sample.labels.size() >= kMaxLabels || key.empty() || key.size() > kMaxLabelKeyBytes ||
         duplicate || label_type != json_type::string) {
       if (!RejectAndValidate(label, sample, RejectReason::kBadField, depth + 1)) return false;
@@ -266,7 +277,7 @@ bool DecodeMetrics(od::value& value, json_type type, Sample& sample, int depth) 
     // A repeated name is ambiguous (which value is current?): bad_field, like a repeated
     // top-level field. Quadratic, but bounded by kMaxMetricsPerSample and allocation-free.
     bool duplicate = false;
-    for (const MetricValue& m : sample.metrics) duplicate = duplicate || m.name == name;
+    for (const MetricValue& m : sample.metrics) duplicate = duplicate || SameName(m.name, name);
     json_type metric_type;
     if (metric.type().get(metric_type) != simdjson::SUCCESS) return false;
     if (duplicate || !IsValidMetricName(name) ||
@@ -280,9 +291,10 @@ bool DecodeMetrics(od::value& value, json_type type, Sample& sample, int depth) 
       if (metric.get_bool().get(flag) != simdjson::SUCCESS) return false;  // "tru", "truex"
       number = flag ? 1.0 : 0.0;
     } else {
-      if (!IsWellFormedNumber(metric)) return false;
-      // A well-formed number simdjson cannot parse is beyond the double range.
+      // simdjson's number parser is strict JSON: success means well formed. On
+      // failure, a well-formed token is beyond the double range.
       if (metric.get_double().get(number) != simdjson::SUCCESS || !std::isfinite(number)) {
+        if (!IsWellFormedNumber(metric)) return false;
         Reject(sample, RejectReason::kNonFinite);
         continue;
       }

@@ -39,8 +39,11 @@ void DeviceState::Apply(const Sample& sample, int64_t ts, int64_t seen_at,
   }
   last_ts_ = ts;
   last_seen_ = seen_at;
-  if (sample.has_model && sample.model != model_) model_.assign(sample.model);
-  has_model_ = has_model_ || sample.has_model;
+  if (sample.has_model && (!has_model_ || sample.model != model_)) {
+    model_.assign(sample.model);
+    has_model_ = true;
+    ++profile_version_;
+  }
   if (sample.has_labels) {
     // Sticky: each label given replaces that label; others are kept.
     for (const auto& [key, value] : sample.labels) {
@@ -48,8 +51,10 @@ void DeviceState::Apply(const Sample& sample, int64_t ts, int64_t seen_at,
                              [&](const auto& kv) { return kv.first == key; });
       if (it == labels_.end()) {
         labels_.emplace_back(std::string(key), std::string(value));
+        ++profile_version_;
       } else if (it->second != value) {
         it->second.assign(value);
+        ++profile_version_;
       }
     }
   }

@@ -80,6 +80,9 @@ class DeviceState {
   // The value of label `key`, or nullptr.
   const std::string* Label(std::string_view key) const;
   const std::vector<std::string>& dtc() const { return dtc_; }
+  // Changes whenever the model or a label changes, so that what depends on
+  // them (which rules select the device) can be cached.
+  uint32_t profile_version() const { return profile_version_; }
   int64_t last_seen() const { return last_seen_; }
   int64_t last_ts() const { return last_ts_; }
   Connectivity connectivity() const { return connectivity_; }
@@ -108,6 +111,7 @@ class DeviceState {
   std::string device_;
   const MetricPlan* plan_;
   bool has_model_ = false;
+  uint32_t profile_version_ = 0;
   std::string model_;
   std::vector<std::pair<std::string, std::string>> labels_;
   std::vector<Slot> slots_;  // indexed by plan slot

@@ -22,7 +22,7 @@ def main() -> None:
     start = 1795849200000  # 2026-11-28 07:00 UTC, shift start
     machines = [(f"{m.lower()}-{i:04d}", m) for i in range(args.machines) for m in [MODELS[i % 3]]]
     # Planted faults: (device index, kind, onset minute)
-    faults = {3: ("overheat", 20), 7: ("oil_loss", 35), 5: ("dtc", 15), 2: ("silent", 40),
+    faults = {3: ("overheat", 20), 7: ("oil_loss", 35), 6: ("dtc", 15), 2: ("silent", 40),
               9: ("hydraulic_leak", 25), 13: ("dtc", 50)}
     with open(args.out, "w") as out:
         for second in range(0, args.minutes * 60, 10):  # every machine reports every 10 s
@@ -43,7 +43,7 @@ def main() -> None:
                     hyd -= (minute - onset) * 1.5
                 dtc = []
                 if kind == "dtc" and faulty and minute < onset + 20:
-                    dtc = ["SPN110.FMI0"] if idx == 5 else ["SPN127.FMI1"]
+                    dtc = ["SPN110.FMI0"] if idx == 6 else ["SPN127.FMI1"]
                 payload = {
                     "ts": start + second * 1000 + idx * 37,
                     "seq": second // 10 + 1,

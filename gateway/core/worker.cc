@@ -18,7 +18,7 @@ Worker::Worker(std::shared_ptr<const rules::RuleSet> rules,
       options_(options),
       clock_(clock),
       cases_(cases),
-      woken_stamp_(rules_->size(), 0) {}
+      woken_(rules_->bitmap_words(), 0) {}
 
 void Worker::Reject(Outcome& outcome, RejectReason reason) {
   counters_.Reject(reason);
@@ -132,28 +132,43 @@ void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
   }
 }
 
+void Worker::RefreshSelection(DeviceEntry& entry) {
+  const uint32_t version = entry.state.profile_version();
+  if (entry.selected_version == version) return;
+  entry.selected.assign(rules_->bitmap_words(), 0);
+  for (uint32_t r = 0; r < rules_->size(); ++r) {
+    if (rules_->rule(r).Selects(entry.state)) entry.selected[r / 64] |= uint64_t{1} << (r % 64);
+  }
+  entry.selected_version = version;
+}
+
 void Worker::EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock) {
-  ++stamp_;
-  woken_.clear();
-  auto wake = [&](uint32_t rule) {
-    if (woken_stamp_[rule] == stamp_) return;
-    woken_stamp_[rule] = stamp_;
-    woken_.push_back(rule);
-  };
+  RefreshSelection(entry);
+  const std::size_t words = woken_.size();
+  uint64_t* woken = woken_.data();
+  std::fill(woken, woken + words, 0);
   for (uint32_t slot : effects_.slots) {
-    for (uint32_t rule : rules_->RulesForSlot(slot)) wake(rule);
+    const uint64_t* bits = rules_->SlotBitmap(slot);
+    for (std::size_t i = 0; i < words; ++i) woken[i] |= bits[i];
   }
   if (effects_.dtc_present) {
-    for (uint32_t rule : rules_->dtc_rules()) wake(rule);
+    const uint64_t* bits = rules_->DtcBitmap();
+    for (std::size_t i = 0; i < words; ++i) woken[i] |= bits[i];
   }
-  std::sort(woken_.begin(), woken_.end());
-  for (uint32_t rule : woken_) EvaluateRule(entry, rule, now, clock);
+  // Rule-file order: ascending bit index.
+  for (std::size_t i = 0; i < words; ++i) {
+    uint64_t bits = woken[i] & entry.selected[i];
+    while (bits != 0) {
+      const uint32_t rule = static_cast<uint32_t>(i * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      bits &= bits - 1;
+      EvaluateRule(entry, rule, now, clock);
+    }
+  }
 }
 
 void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, int64_t clock) {
   const rules::CompiledRule& rule = rules_->rule(rule_index);
   devices::DeviceState& state = entry.state;
-  if (!rule.Selects(state)) return;
   counters_.rule_evaluations.Add();
   const double when = rules::Evaluate(rule.when, state, now, clock);
 
@@ -204,9 +219,10 @@ void Worker::ScheduleClock(DeviceEntry& entry, uint32_t index, int64_t due) {
 int64_t Worker::NextClockDue(DeviceEntry& entry, int64_t now) {
   int64_t next = kNotDue;
   devices::DeviceState& state = entry.state;
+  RefreshSelection(entry);
   for (uint32_t r : rules_->clock_rules()) {
     const rules::CompiledRule& rule = rules_->rule(r);
-    if (!rule.Selects(state)) continue;
+    if (!Selected(entry, r)) continue;
     if (state.last_seen() != devices::kNever) {
       for (int64_t ms : rule.silent_ms) {
         int64_t flips = state.last_seen() + ms;
@@ -242,7 +258,10 @@ void Worker::AdvanceClock(int64_t now) {
   std::sort(due_.begin(), due_.end());
   for (uint32_t index : due_) {
     DeviceEntry& entry = devices_[index];
-    for (uint32_t rule : rules_->clock_rules()) EvaluateRule(entry, rule, now, now);
+    RefreshSelection(entry);
+    for (uint32_t rule : rules_->clock_rules()) {
+      if (Selected(entry, rule)) EvaluateRule(entry, rule, now, now);
+    }
     int64_t next = NextClockDue(entry, now);
     if (next != kNotDue) ScheduleClock(entry, index, next);
   }

@@ -85,6 +85,10 @@ class Worker {
     devices::DeviceState state;
     std::vector<std::pair<uint32_t, rules::RuleState>> rule_states;  // sorted by rule
     int64_t clock_due = kNotDue;  // next clock-driven evaluation, see above
+    // Bitmap of the rules whose `select` matches the device, valid while the
+    // device's profile_version() equals selected_version.
+    absl::InlinedVector<uint64_t, 2> selected;
+    uint32_t selected_version = UINT32_MAX;
   };
   static constexpr int64_t kNotDue = INT64_MAX;
 
@@ -93,6 +97,11 @@ class Worker {
                          uint32_t& index);
   void ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock);
   void EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock);
+  void RefreshSelection(DeviceEntry& entry);
+  bool Selected(const DeviceEntry& entry, uint32_t rule) const {
+    return (entry.selected[rule / 64] >> (rule % 64)) & 1;
+  }
+  // Evaluates a rule that selects the device (callers check).
   void EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, int64_t clock);
   void ScheduleClock(DeviceEntry& entry, uint32_t index, int64_t due);
   int64_t NextClockDue(DeviceEntry& entry, int64_t now);
@@ -112,9 +121,7 @@ class Worker {
 
   // Scratch, reused for every sample.
   devices::SampleEffects effects_;
-  std::vector<uint32_t> woken_;
-  std::vector<uint64_t> woken_stamp_;  // per rule: the sample stamp that woke it
-  uint64_t stamp_ = 0;
+  std::vector<uint64_t> woken_;  // bitmap of the rules the current sample woke
   std::vector<uint32_t> due_;
   std::string rule_name_;
   // (due time, device index), earliest first; stale entries are skipped.
