@@ -88,7 +88,8 @@ BENCHMARK(BM_Decode);
 // evaluates the rules it woke, windows included.
 void BM_EvaluateRules(benchmark::State& state) {
   auto rules = MakeRules(static_cast<int>(state.range(0)));
-  devices::DeviceState device("acme", "ex1", &rules->plan());
+  devices::NameTable names;
+  devices::DeviceState device("acme", "ex1", &rules->plan(), &names);
   devices::PayloadDecoder decoder;
   devices::SampleEffects effects;
   int64_t ts = 1732260000000;

@@ -4,12 +4,18 @@
 
 namespace precall::devices {
 
-DeviceState::DeviceState(std::string tenant, std::string device, const MetricPlan* plan)
-    : tenant_(std::move(tenant)), device_(std::move(device)), plan_(plan), slots_(plan->size()) {}
+DeviceState::DeviceState(std::string tenant, std::string device, const MetricPlan* plan,
+                         NameTable* names)
+    : tenant_(std::move(tenant)),
+      device_(std::move(device)),
+      plan_(plan),
+      names_(names),
+      slots_(plan->size()) {}
 
 bool DeviceState::KnowsMetric(std::string_view name) const {
   if (auto slot = plan_->Find(name)) return slots_[*slot].has_value;
-  return other_metrics_.contains(name);
+  auto id = names_->Find(name);
+  return id && other_metrics_.contains(*id);
 }
 
 RejectReason DeviceState::Check(const Sample& sample, int64_t ts) const {
@@ -71,12 +77,7 @@ void DeviceState::Apply(const Sample& sample, int64_t ts, int64_t seen_at,
       }
       effects.slots.push_back(slot);
     } else {
-      auto it = other_metrics_.find(m.name);
-      if (it == other_metrics_.end()) {
-        other_metrics_.emplace(std::string(m.name), m.value);
-      } else {
-        it->second = m.value;
-      }
+      other_metrics_[names_->Intern(m.name)] = m.value;
     }
   }
   if (sample.has_dtc) ApplyDtc(sample, effects);
@@ -157,11 +158,11 @@ void DeviceState::Rebind(const MetricPlan* plan) {
         moved.series->Reshape(plan->windows(*slot));
       }
     } else {
-      other_metrics_.emplace(name, s.value);
+      other_metrics_.emplace(names_->Intern(name), s.value);
     }
   }
   for (auto it = other_metrics_.begin(); it != other_metrics_.end();) {
-    if (auto slot = plan->Find(it->first)) {
+    if (auto slot = plan->Find(names_->name(it->first))) {
       next[*slot].has_value = true;
       next[*slot].value = it->second;
       ++seen;

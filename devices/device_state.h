@@ -16,8 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "devices/string_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "devices/metric_plan.h"
+#include "devices/name_table.h"
 #include "devices/reject_reason.h"
 #include "devices/sample.h"
 #include "devices/window.h"
@@ -45,7 +46,9 @@ enum class Connectivity : unsigned char { kUnreported, kOnline, kOffline };
 
 class DeviceState {
  public:
-  DeviceState(std::string tenant, std::string device, const MetricPlan* plan);
+  // `names` interns the metrics no rule names; it belongs to the worker that
+  // owns this device and must outlive it.
+  DeviceState(std::string tenant, std::string device, const MetricPlan* plan, NameTable* names);
 
   // Whether `sample`, at event time `ts`, would be accepted; no change made.
   // kDuplicate (seq not above the last), kOutOfOrder (ts below the last
@@ -95,7 +98,7 @@ class DeviceState {
     for (uint32_t s = 0; s < slots_.size(); ++s) {
       if (slots_[s].has_value) fn(std::string_view(plan_->name(s)), slots_[s].value);
     }
-    for (const auto& [name, value] : other_metrics_) fn(std::string_view(name), value);
+    for (const auto& [id, value] : other_metrics_) fn(std::string_view(names_->name(id)), value);
   }
 
  private:
@@ -110,13 +113,14 @@ class DeviceState {
   std::string tenant_;
   std::string device_;
   const MetricPlan* plan_;
+  NameTable* names_;
   bool has_model_ = false;
   uint32_t profile_version_ = 0;
   std::string model_;
   std::vector<std::pair<std::string, std::string>> labels_;
   std::vector<Slot> slots_;  // indexed by plan slot
   std::size_t slot_names_seen_ = 0;
-  StringMap<double> other_metrics_;  // names no rule uses
+  absl::flat_hash_map<uint32_t, double> other_metrics_;  // by NameTable id: names no rule uses
   std::vector<std::string> dtc_;                            // sorted, unique
   bool has_seq_ = false;
   uint64_t last_seq_ = 0;

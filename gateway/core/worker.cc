@@ -33,7 +33,8 @@ Worker::DeviceEntry& Worker::FindOrAdd(std::string_view key, std::string_view te
     return devices_[index];
   }
   index = static_cast<uint32_t>(devices_.size());
-  devices_.emplace_back(std::string(tenant), std::string(device), &rules_->plan());
+  devices_.emplace_back(std::string(tenant), std::string(device), &rules_->plan(),
+                        &metric_names_);
   index_by_key_.emplace(std::string(key), index);
   return devices_.back();
 }

@@ -37,6 +37,7 @@
 #include "devices/catalog.h"
 #include "devices/decoder.h"
 #include "devices/device_state.h"
+#include "devices/name_table.h"
 #include "gateway/core/case_book.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/counters.h"
@@ -80,8 +81,9 @@ class Worker {
 
  private:
   struct DeviceEntry {
-    DeviceEntry(std::string tenant, std::string device, const devices::MetricPlan* plan)
-        : state(std::move(tenant), std::move(device), plan) {}
+    DeviceEntry(std::string tenant, std::string device, const devices::MetricPlan* plan,
+                devices::NameTable* names)
+        : state(std::move(tenant), std::move(device), plan, names) {}
     devices::DeviceState state;
     std::vector<std::pair<uint32_t, rules::RuleState>> rule_states;  // sorted by rule
     int64_t clock_due = kNotDue;  // next clock-driven evaluation, see above
@@ -116,6 +118,7 @@ class Worker {
   WorkerCounters counters_;
 
   devices::PayloadDecoder decoder_;
+  devices::NameTable metric_names_;  // metrics no rule names, for all our devices
   devices::StringMap<uint32_t> index_by_key_;  // "tenant/device"
   std::deque<DeviceEntry> devices_;                         // stable addresses
 

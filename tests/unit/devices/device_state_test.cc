@@ -26,13 +26,14 @@ class DeviceStateTest : public ::testing::Test {
     return s;
   }
   MetricPlan plan_;
+  NameTable names_;
   uint32_t temp_;
   int window_;
   SampleEffects effects_;
 };
 
 TEST_F(DeviceStateTest, DuplicateAndOlderSeqAreRejected) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   Sample s = MakeSample(1000, {{"temp", 1}});
   s.has_seq = true;
   s.seq = 5;
@@ -48,7 +49,7 @@ TEST_F(DeviceStateTest, DuplicateAndOlderSeqAreRejected) {
 }
 
 TEST_F(DeviceStateTest, OlderTsIsOutOfOrderButEqualTsIsFine) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   Sample s = MakeSample(5000, {{"temp", 1}});
   d.Apply(s, 5000, 5000, effects_);
   EXPECT_EQ(d.Check(s, 4999), RejectReason::kOutOfOrder);
@@ -56,7 +57,7 @@ TEST_F(DeviceStateTest, OlderTsIsOutOfOrderButEqualTsIsFine) {
 }
 
 TEST_F(DeviceStateTest, MoreThan1024DistinctNamesPerDeviceIsTooMany) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   std::vector<std::string> names;
   for (int i = 0; i < 1100; ++i) names.push_back("m" + std::to_string(i));
   int64_t ts = 0;
@@ -73,7 +74,7 @@ TEST_F(DeviceStateTest, MoreThan1024DistinctNamesPerDeviceIsTooMany) {
 }
 
 TEST_F(DeviceStateTest, ModelAndLabelsAreSticky) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   Sample s = MakeSample(1, {});
   s.has_model = true;
   s.model = "EX200";
@@ -94,7 +95,7 @@ TEST_F(DeviceStateTest, ModelAndLabelsAreSticky) {
 }
 
 TEST_F(DeviceStateTest, DtcSetReportsEnteredAndLeftCodes) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   Sample s = MakeSample(1, {});
   s.has_dtc = true;
   s.dtc = {"P0217", "SPN110.FMI0", "P0217"};
@@ -130,7 +131,7 @@ TEST_F(DeviceStateTest, DtcSetReportsEnteredAndLeftCodes) {
 }
 
 TEST_F(DeviceStateTest, PlanMetricsFeedWindowsAndOthersAreKept) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   EXPECT_TRUE(std::isnan(d.Latest(temp_)));
   EXPECT_EQ(d.Window(temp_, window_, WindowFunc::kCount, 0), 0);
   d.Apply(MakeSample(1000, {{"temp", 80}, {"rpm", 1500}}), 1000, 1000, effects_);
@@ -144,7 +145,7 @@ TEST_F(DeviceStateTest, PlanMetricsFeedWindowsAndOthersAreKept) {
 }
 
 TEST_F(DeviceStateTest, RebindMovesValuesToTheNewPlan) {
-  DeviceState d("acme", "d1", &plan_);
+  DeviceState d("acme", "d1", &plan_, &names_);
   d.Apply(MakeSample(1000, {{"temp", 80}, {"rpm", 1500}}), 1000, 1000, effects_);
   MetricPlan next;
   uint32_t rpm = next.AddMetric("rpm");
