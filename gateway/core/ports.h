@@ -1,0 +1,100 @@
+// Ports of the gateway core: what the pipeline needs from storage, implemented
+// by adapters at the edge (gateway/store: RocksDB; tests: in-memory fakes).
+//
+// Durability model (DESIGN.md "Durability"): the ingest thread appends every
+// raw message to the Journal before the MQTT callback returns (the broker's
+// acknowledgement); every case change is committed to the CaseStore as one
+// atomic batch holding the case, its event, an outbox entry for MQTT, and the
+// device's checkpoint (state blob + journal watermark), so that recovery —
+// load checkpoints, re-apply the journal after each device's watermark —
+// never opens a case twice and never loses an event.
+#ifndef PRECALL_GATEWAY_CORE_PORTS_H_
+#define PRECALL_GATEWAY_CORE_PORTS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace precall::core {
+
+// One raw MQTT message as it arrived.
+struct JournalEntry {
+  uint64_t seq = 0;        // journal sequence number: gapless, increasing, from 1
+  int64_t receive_ms = 0;  // gateway wall clock at arrival
+  std::string_view topic;
+  std::string_view payload;
+};
+
+// Thread: Append and Flush from the ingest thread only; ForEachAfter and
+// TrimBefore from one other thread at a time (recovery, retention).
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  // Appends a message and returns its seq. Group commit: the entry is durable
+  // once the journal's group is written (every few ms or few hundred entries,
+  // or at once in strict mode); Flush() forces that.
+  virtual absl::StatusOr<uint64_t> Append(int64_t receive_ms, std::string_view topic,
+                                          std::string_view payload) = 0;
+  virtual absl::Status Flush() = 0;
+  // Visits entries with seq > `after` in order until `visit` returns false.
+  virtual absl::Status ForEachAfter(uint64_t after,
+                                    const std::function<bool(const JournalEntry&)>& visit) = 0;
+  // Drops entries received before `receive_ms` (retention).
+  virtual absl::Status TrimBefore(int64_t receive_ms) = 0;
+  // The seq of the last appended entry (0 when empty).
+  virtual uint64_t last_seq() const = 0;
+};
+
+// One case change, committed atomically.
+struct CaseCommit {
+  uint64_t event_seq = 0;
+  std::string case_id;
+  std::string event_json;  // the case event as published (CONTRACT §3)
+  std::string case_json;   // the case after the change
+  std::string topic;       // service/{tenant}/cases/{case_id}
+  // The device's checkpoint at this change (empty key: none).
+  std::string device_key;
+  std::string checkpoint;
+  uint64_t journal_watermark = 0;
+  uint64_t next_case_number = 0;  // so case ids are never reused across restarts
+};
+
+struct OutboxEntry {
+  uint64_t event_seq = 0;
+  std::string topic;
+  std::string payload;
+};
+
+// Thread-safe: workers commit, the HTTP API reads, the egress drains.
+class CaseStore {
+ public:
+  virtual ~CaseStore() = default;
+  virtual absl::Status Commit(const CaseCommit& commit) = 0;
+  // A device checkpoint without a case change (periodic, and at shutdown).
+  virtual absl::Status PutCheckpoint(std::string_view device_key, std::string_view checkpoint,
+                                     uint64_t journal_watermark) = 0;
+  virtual absl::Status ForEachCheckpoint(
+      const std::function<void(std::string_view device_key, std::string_view checkpoint,
+                                uint64_t journal_watermark)>& visit) = 0;
+  // Every case's latest JSON, in id order.
+  virtual absl::Status ForEachCase(const std::function<void(std::string_view case_json)>& visit) = 0;
+  // Case events with seq > `after`, in order, at most `limit`.
+  virtual absl::StatusOr<std::vector<std::string>> EventsAfter(uint64_t after,
+                                                               std::size_t limit) = 0;
+  virtual absl::StatusOr<std::string> EventJson(uint64_t event_seq) = 0;
+  // The last committed event seq and next case number (0 and 1 when empty).
+  virtual uint64_t last_event_seq() const = 0;
+  virtual uint64_t next_case_number() const = 0;
+  // The outbox, oldest first; entries leave it once the broker acknowledged them.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> Outbox(std::size_t limit) = 0;
+  virtual absl::Status RemoveFromOutbox(uint64_t event_seq) = 0;
+};
+
+}  // namespace precall::core
+
+#endif  // PRECALL_GATEWAY_CORE_PORTS_H_
