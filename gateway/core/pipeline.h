@@ -1,0 +1,85 @@
+// Pipeline: the serving driver of the worker stage. N worker threads, each
+// owning one Worker (and so its devices) and one MessageRing fed by the
+// ingest thread; a device always goes to worker hash(tenant/device) % N, so
+// its samples stay in order and its state is never shared.
+//
+// Each worker thread drains its ring, and on every clock tick (wall time)
+// runs the clock-driven silent() evaluations of its devices. An idle worker
+// parks; a full ring blocks the ingest thread (back-pressure to the broker
+// over TCP), never drops.
+//
+// Thread: Submit from the single ingest thread; Start/Stop from the owner;
+// the counters from any thread.
+#ifndef PRECALL_GATEWAY_CORE_PIPELINE_H_
+#define PRECALL_GATEWAY_CORE_PIPELINE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "devices/catalog.h"
+#include "gateway/core/case_book.h"
+#include "gateway/core/clock.h"
+#include "gateway/core/counters.h"
+#include "gateway/core/ring.h"
+#include "gateway/core/worker.h"
+#include "rules/rule_set.h"
+
+namespace precall::core {
+
+class Pipeline {
+ public:
+  struct Options {
+    int workers = 2;
+    std::size_t ring_capacity = 4096;
+    std::chrono::milliseconds tick{1000};  // how often silent() rules are looked at
+  };
+
+  Pipeline(Options options, std::shared_ptr<const rules::RuleSet> rules,
+           std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases);
+  ~Pipeline();  // Stop()s
+
+  void Start();
+  // Hands a message to its worker; blocks while that worker's ring is full.
+  // False once stopped.
+  bool Submit(std::string_view topic, std::string_view payload, int64_t receive_ms,
+              uint64_t journal_seq);
+  // Closes the rings, lets the workers drain what was submitted, joins them.
+  void Stop();
+
+  int workers() const { return static_cast<int>(lanes_.size()); }
+  const WorkerCounters& counters(int worker) const { return lanes_[worker]->worker.counters(); }
+  std::size_t ring_depth(int worker) const { return lanes_[worker]->ring.size(); }
+  // The journal seq of the last message worker `worker` finished processing.
+  uint64_t processed_journal_seq(int worker) const {
+    return lanes_[worker]->processed_seq.load(std::memory_order_acquire);
+  }
+  // Index of the worker that owns messages on `topic`.
+  int LaneFor(std::string_view topic) const;
+
+ private:
+  struct Lane {
+    Lane(std::size_t capacity, std::shared_ptr<const rules::RuleSet> rules,
+         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases)
+        : ring(capacity), worker(std::move(rules), std::move(catalog), clock, cases) {}
+    MessageRing ring;
+    Worker worker;
+    std::atomic<uint64_t> processed_seq{0};
+    std::thread thread;
+  };
+  void Run(Lane& lane);
+
+  const Options options_;
+  Clock& clock_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace precall::core
+
+#endif  // PRECALL_GATEWAY_CORE_PIPELINE_H_

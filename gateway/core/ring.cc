@@ -1,0 +1,99 @@
+#include "gateway/core/ring.h"
+
+#include <thread>
+
+namespace precall::core {
+namespace {
+
+std::size_t RoundUpToPowerOfTwo(std::size_t n) {
+  std::size_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+constexpr int kSpins = 256;
+
+}  // namespace
+
+MessageRing::MessageRing(std::size_t capacity)
+    : slots_(RoundUpToPowerOfTwo(capacity < 2 ? 2 : capacity)), mask_(slots_.size() - 1) {}
+
+bool MessageRing::Push(std::string_view topic, std::string_view payload, int64_t receive_ms,
+                       uint64_t journal_seq) {
+  const uint64_t tail = tail_.load(std::memory_order_relaxed);
+  int spins = 0;
+  while (tail - head_.load(std::memory_order_acquire) == slots_.size()) {
+    if (closed()) return false;
+    if (++spins < kSpins) {
+      CpuRelax();
+      continue;
+    }
+    // Park until the consumer frees a slot.
+    std::unique_lock<std::mutex> lock(mu_);
+    producer_parked_.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (tail - head_.load(std::memory_order_seq_cst) == slots_.size() && !closed()) {
+      producer_parks_.fetch_add(1, std::memory_order_relaxed);
+      producer_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    producer_parked_.store(false, std::memory_order_relaxed);
+    spins = 0;
+  }
+  if (closed()) return false;
+  RingMessage& slot = slots_[tail & mask_];
+  slot.topic.assign(topic);
+  slot.payload.assign(payload);
+  slot.receive_ms = receive_ms;
+  slot.journal_seq = journal_seq;
+  tail_.store(tail + 1, std::memory_order_seq_cst);
+  if (consumer_parked_.load(std::memory_order_seq_cst)) WakeConsumer();
+  return true;
+}
+
+const RingMessage* MessageRing::Front() const {
+  const uint64_t head = head_.load(std::memory_order_relaxed);
+  if (head == tail_.load(std::memory_order_acquire)) return nullptr;
+  return &slots_[head & mask_];
+}
+
+void MessageRing::Pop() {
+  head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  if (producer_parked_.load(std::memory_order_seq_cst)) WakeProducer();
+}
+
+void MessageRing::WaitForWork(std::chrono::milliseconds timeout) {
+  for (int spins = 0; spins < kSpins; ++spins) {
+    if (Front() != nullptr || closed()) return;
+    CpuRelax();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  consumer_parked_.store(true, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (Front() == nullptr && !closed()) consumer_cv_.wait_for(lock, timeout);
+  consumer_parked_.store(false, std::memory_order_relaxed);
+}
+
+void MessageRing::WakeConsumer() {
+  std::lock_guard<std::mutex> lock(mu_);
+  consumer_cv_.notify_one();
+}
+
+void MessageRing::WakeProducer() {
+  std::lock_guard<std::mutex> lock(mu_);
+  producer_cv_.notify_one();
+}
+
+void MessageRing::Close() {
+  closed_.store(true, std::memory_order_seq_cst);
+  std::lock_guard<std::mutex> lock(mu_);
+  consumer_cv_.notify_all();
+  producer_cv_.notify_all();
+}
+
+}  // namespace precall::core

@@ -1,0 +1,87 @@
+// MessageRing: the bounded single-producer, single-consumer queue between the
+// ingest thread and one worker (DESIGN.md "Life of a message").
+//
+// - Slots are preallocated and their strings keep their capacity, so a warm
+//   ring copies messages without allocating.
+// - Neither side takes a lock while there is work: head and tail are atomics.
+// - A full ring is back-pressure, never a drop: the producer spins briefly,
+//   then parks until the consumer frees a slot. An empty ring parks the
+//   consumer (no busy spin stealing the broker's core on a 2-core machine)
+//   until a message arrives, Close() is called, or its timeout passes (the
+//   worker's clock tick). Parking uses a mutex and condition variable only on
+//   that slow path, with the Dekker pattern (flag, fence, re-check) so no
+//   wake-up is lost.
+//
+// Thread: Push from exactly one producer thread; Front/Pop/WaitForWork from
+// exactly one consumer thread; Close from any thread.
+#ifndef PRECALL_GATEWAY_CORE_RING_H_
+#define PRECALL_GATEWAY_CORE_RING_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace precall::core {
+
+struct RingMessage {
+  std::string topic;
+  std::string payload;
+  int64_t receive_ms = 0;
+  uint64_t journal_seq = 0;
+};
+
+class MessageRing {
+ public:
+  explicit MessageRing(std::size_t capacity);  // rounded up to a power of two
+
+  // Copies a message in; blocks (spin, then park) while the ring is full.
+  // Returns false only if the ring was closed.
+  bool Push(std::string_view topic, std::string_view payload, int64_t receive_ms,
+            uint64_t journal_seq);
+
+  // The oldest message, or nullptr when empty. Valid until Pop().
+  const RingMessage* Front() const;
+  void Pop();
+
+  // Parks the consumer until a message is there, the ring is closed, or
+  // `timeout` passes. Returns immediately when a message is there.
+  void WaitForWork(std::chrono::milliseconds timeout);
+
+  // Wakes both sides for good; Push fails afterwards, and the consumer sees
+  // closed() once it has drained what was pushed before.
+  void Close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+  std::size_t size() const {
+    return static_cast<std::size_t>(tail_.load(std::memory_order_acquire) -
+                                    head_.load(std::memory_order_acquire));
+  }
+  std::size_t capacity() const { return slots_.size(); }
+  // How often the producer had to park on a full ring (back-pressure events).
+  uint64_t producer_parks() const { return producer_parks_.load(std::memory_order_relaxed); }
+
+ private:
+  void WakeConsumer();
+  void WakeProducer();
+
+  std::vector<RingMessage> slots_;
+  const uint64_t mask_;
+  alignas(64) std::atomic<uint64_t> head_{0};  // next slot to read (consumer)
+  alignas(64) std::atomic<uint64_t> tail_{0};  // next slot to write (producer)
+  alignas(64) std::atomic<bool> consumer_parked_{false};
+  std::atomic<bool> producer_parked_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> producer_parks_{0};
+  std::mutex mu_;
+  std::condition_variable consumer_cv_;
+  std::condition_variable producer_cv_;
+};
+
+}  // namespace precall::core
+
+#endif  // PRECALL_GATEWAY_CORE_RING_H_

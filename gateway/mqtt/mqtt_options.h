@@ -1,0 +1,29 @@
+// How to reach the broker: the `broker:` section of the config, as the MQTT
+// adapters need it. Pure value type.
+#ifndef PRECALL_GATEWAY_MQTT_MQTT_OPTIONS_H_
+#define PRECALL_GATEWAY_MQTT_MQTT_OPTIONS_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace precall::mqtt {
+
+struct MqttOptions {
+  std::string uri = "tcp://127.0.0.1:1883";  // tcp:// or ssl://
+  std::string client_id = "precall-1";
+  std::string username;
+  std::string password;
+  std::string tls_ca;    // ssl://: trust store (PEM); empty = system default
+  std::string tls_cert;  // client certificate (PEM), with tls_key
+  std::string tls_key;
+  std::vector<std::string> topics = {"fleet/+/+/telemetry", "fleet/+/+/status"};
+  int qos = 1;
+  std::chrono::seconds keep_alive{30};
+  std::chrono::seconds min_reconnect{1};
+  std::chrono::seconds max_reconnect{30};
+};
+
+}  // namespace precall::mqtt
+
+#endif  // PRECALL_GATEWAY_MQTT_MQTT_OPTIONS_H_
