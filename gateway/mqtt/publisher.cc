@@ -1,0 +1,84 @@
+#include "gateway/mqtt/publisher.h"
+
+#include <vector>
+
+namespace precall::mqtt {
+namespace {
+
+constexpr std::size_t kBatch = 100;  // below the connection's max in-flight (128)
+constexpr auto kAckTimeout = std::chrono::seconds(10);
+constexpr auto kRetryEvery = std::chrono::milliseconds(500);
+
+}  // namespace
+
+CasePublisher::CasePublisher(MqttOptions options, core::CaseStore& store)
+    : options_(std::move(options)), store_(store) {}
+
+CasePublisher::~CasePublisher() { Stop(); }
+
+absl::Status CasePublisher::Start() {
+  auto connection =
+      Connection::Create(options_, options_.client_id + "-egress", /*clean_session=*/true);
+  if (!connection.ok()) return connection.status();
+  connection_ = std::move(*connection);
+  connection_->set_on_connected([this] { Notify(); });
+  connection_->Start();
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void CasePublisher::Notify() {
+  std::lock_guard<std::mutex> lock(mu_);
+  notified_ = true;
+  cv_.notify_one();
+}
+
+bool CasePublisher::DrainOnce(bool& drained_any) {
+  drained_any = false;
+  auto entries = store_.Outbox(kBatch);
+  if (!entries.ok() || entries->empty()) return true;
+  std::vector<::mqtt::delivery_token_ptr> tokens;
+  tokens.reserve(entries->size());
+  try {
+    for (const core::OutboxEntry& e : *entries) {
+      tokens.push_back(connection_->client().publish(e.topic, e.payload.data(), e.payload.size(),
+                                                     1, false));
+    }
+  } catch (const ::mqtt::exception&) {
+    // Not connected (any more): what was handed to Paho before is checked below.
+  }
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    try {
+      if (!tokens[i]->wait_for(kAckTimeout)) return false;
+    } catch (const ::mqtt::exception&) {
+      return false;
+    }
+    // Acknowledged by the broker: only now does the entry leave the outbox.
+    if (store_.RemoveFromOutbox((*entries)[i].event_seq).ok()) {
+      published_.fetch_add(1, std::memory_order_relaxed);
+      drained_any = true;
+    }
+  }
+  return tokens.size() == entries->size();
+}
+
+void CasePublisher::Run() {
+  while (!stopping_.load(std::memory_order_acquire)) {
+    bool drained_any = false;
+    bool healthy = connection_->connected() && DrainOnce(drained_any);
+    if (healthy && drained_any) continue;  // more may be waiting
+    std::unique_lock<std::mutex> lock(mu_);
+    // Wait for new entries; retry on a timer while disconnected or failing.
+    cv_.wait_for(lock, kRetryEvery, [this] { return notified_ || stopping_.load(); });
+    notified_ = false;
+  }
+}
+
+void CasePublisher::Stop() {
+  if (stopping_.exchange(true)) return;
+  Notify();
+  if (thread_.joinable()) thread_.join();
+  if (connection_) connection_->Stop();
+}
+
+}  // namespace precall::mqtt

@@ -1,0 +1,104 @@
+// InMemoryCaseStore: a CaseStore fake for tests of the core and the adapters
+// that use the port (egress, API), with the same ordering and atomicity
+// guarantees as the RocksDB store, and a switch to make commits fail.
+#ifndef PRECALL_TESTS_FAKES_IN_MEMORY_STORE_H_
+#define PRECALL_TESTS_FAKES_IN_MEMORY_STORE_H_
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gateway/core/ports.h"
+
+namespace precall::fakes {
+
+class InMemoryCaseStore : public core::CaseStore {
+ public:
+  absl::Status Commit(const core::CaseCommit& c) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fail_commits_) return absl::UnavailableError("injected failure");
+    events_[c.event_seq] = c.event_json;
+    cases_[c.case_id] = c.case_json;
+    outbox_[c.event_seq] = core::OutboxEntry{c.event_seq, c.topic, c.event_json};
+    if (!c.device_key.empty()) checkpoints_[c.device_key] = {c.checkpoint, c.journal_watermark};
+    last_event_seq_ = c.event_seq;
+    next_case_number_ = c.next_case_number;
+    return absl::OkStatus();
+  }
+  absl::Status PutCheckpoint(std::string_view key, std::string_view checkpoint,
+                             uint64_t watermark) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    checkpoints_[std::string(key)] = {std::string(checkpoint), watermark};
+    return absl::OkStatus();
+  }
+  absl::Status ForEachCheckpoint(
+      const std::function<void(std::string_view, std::string_view, uint64_t)>& visit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [k, v] : checkpoints_) visit(k, v.first, v.second);
+    return absl::OkStatus();
+  }
+  absl::Status ForEachCase(const std::function<void(std::string_view)>& visit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, json] : cases_) visit(json);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> EventsAfter(uint64_t after, std::size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (auto it = events_.upper_bound(after); it != events_.end() && out.size() < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  absl::StatusOr<std::string> EventJson(uint64_t seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = events_.find(seq);
+    if (it == events_.end()) return absl::NotFoundError("no such event");
+    return it->second;
+  }
+  uint64_t last_event_seq() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_event_seq_;
+  }
+  uint64_t next_case_number() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return next_case_number_;
+  }
+  absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(std::size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<core::OutboxEntry> out;
+    for (auto it = outbox_.begin(); it != outbox_.end() && out.size() < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  absl::Status RemoveFromOutbox(uint64_t seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    outbox_.erase(seq);
+    return absl::OkStatus();
+  }
+
+  void set_fail_commits(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_commits_ = fail;
+  }
+  std::size_t outbox_size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outbox_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<uint64_t, std::string> events_;
+  std::map<std::string, std::string> cases_;
+  std::map<uint64_t, core::OutboxEntry> outbox_;
+  std::map<std::string, std::pair<std::string, uint64_t>> checkpoints_;
+  uint64_t last_event_seq_ = 0;
+  uint64_t next_case_number_ = 1;
+  bool fail_commits_ = false;
+};
+
+}  // namespace precall::fakes
+
+#endif  // PRECALL_TESTS_FAKES_IN_MEMORY_STORE_H_
