@@ -82,7 +82,7 @@ TEST_F(CaseBookTest, ReopensWithinReopenWithinOnly) {
   book_.Clear(Subject(), 1000, {});
   book_.Trigger(Subject(), Template(600000), 601000, 601000, {});  // exactly 10 min: within
   ASSERT_EQ(sink_.events.size(), 3u);
-  const Case& reopened = sink_.events[2].snapshot;
+  const Case reopened = sink_.events[2].snapshot;  // a copy: events grows below
   EXPECT_EQ(sink_.events[2].type, EventType::kReopened);
   EXPECT_EQ(reopened.id, sink_.events[0].snapshot.id);
   EXPECT_EQ(reopened.status, CaseStatus::kOpen);

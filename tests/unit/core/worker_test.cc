@@ -4,29 +4,14 @@
 // random input), and no allocation in steady state.
 #include "gateway/core/worker.h"
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "rules/rule_file.h"
+#include "support/allocation_counter.h"
 
-// Counts heap allocations, to prove the steady-state path allocates nothing.
-// (GCC 12 cannot see that this new and delete pair malloc with free.)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace precall::core {
 namespace {
@@ -248,9 +233,9 @@ TEST_F(WorkerTest, SteadyStateAllocatesNothing) {
   int64_t ts = 1000000;
   for (int i = 0; i < 20000; ++i) payloads.push_back(payload(ts + i * 100, i));
   for (int i = 0; i < 10000; ++i) worker_->HandleMessage(topics[i % 50], payloads[i], 0);
-  long before = g_allocations.load();
+  precall::testing::AllocationCounter counter;
   for (int i = 10000; i < 20000; ++i) worker_->HandleMessage(topics[i % 50], payloads[i], 0);
-  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_EQ(counter.Stop(), 0u);
   EXPECT_EQ(worker_->counters().rejected_total(), 0u);
   EXPECT_EQ(worker_->counters().samples_processed.Get(), 20000u);
 }

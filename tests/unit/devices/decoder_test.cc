@@ -12,44 +12,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/allocation_counter.h"
 
-// Counts heap allocations on this thread while `g_count_allocations` is set, so that
-// the test can prove the decoder's steady state allocates nothing. Replacing the global
-// operator new is allowed and ASan-compatible; every non-aligned form is replaced, so that
-// all of them pair malloc with free (shared libraries such as simdjson use the nothrow
-// form). It affects only this test binary.
-namespace {
-thread_local bool g_count_allocations = false;
-thread_local std::size_t g_allocations = 0;
-
-void* CountedAlloc(std::size_t size) noexcept {
-  if (g_count_allocations) ++g_allocations;
-  return std::malloc(size == 0 ? 1 : size);
-}
-}  // namespace
-
-// GCC pairs the inlined malloc/free below with new/delete expressions and warns.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  if (void* p = CountedAlloc(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  if (void* p = CountedAlloc(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return CountedAlloc(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  return CountedAlloc(size);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
 
 namespace precall::devices {
 namespace {
@@ -650,13 +614,11 @@ TEST_F(DecoderTest, SteadyStateDoesNotAllocate) {
   }
   std::vector<RejectReason> results;
   results.reserve(payloads.size() * 10);
-  g_allocations = 0;
-  g_count_allocations = true;
+  precall::testing::AllocationCounter counter;
   for (int round = 0; round < 10; ++round) {
     for (const std::string& p : payloads) results.push_back(decoder_.Decode(p));
   }
-  g_count_allocations = false;
-  EXPECT_EQ(g_allocations, 0u);
+  EXPECT_EQ(counter.Stop(), 0u);
   EXPECT_EQ(results[0], RejectReason::kNone);
   EXPECT_EQ(results[5], RejectReason::kBadJson);
   EXPECT_EQ(results[8], RejectReason::kTooLarge);
@@ -664,12 +626,11 @@ TEST_F(DecoderTest, SteadyStateDoesNotAllocate) {
 
 TEST_F(DecoderTest, CountingAllocatorSeesAllocations) {
   // Guards the test above against a counter that never counts.
-  g_allocations = 0;
-  g_count_allocations = true;
+  precall::testing::AllocationCounter counter;
   void* p = ::operator new(16);  // an explicit call cannot be elided
-  g_count_allocations = false;
+  const std::size_t seen = counter.Stop();
   ::operator delete(p);
-  EXPECT_EQ(g_allocations, 1u);
+  EXPECT_EQ(seen, 1u);
 }
 
 }  // namespace
