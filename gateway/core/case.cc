@@ -1,5 +1,7 @@
 #include "gateway/core/case.h"
 
+#include <simdjson.h>
+
 #include "gateway/core/json_writer.h"
 
 namespace precall::core {
@@ -97,6 +99,124 @@ void AppendEventJson(std::string& out, const CaseEvent& event) {
   out.append(",\"case\":");
   AppendCaseJson(out, event.snapshot);
   out.push_back('}');
+}
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+std::optional<CaseStatus> ParseStatus(std::string_view s) {
+  if (s == "open") return CaseStatus::kOpen;
+  if (s == "acknowledged") return CaseStatus::kAcknowledged;
+  if (s == "resolved") return CaseStatus::kResolved;
+  return std::nullopt;
+}
+
+// Reads a string or null into an optional.
+bool ReadOptionalString(od::value v, std::optional<std::string>& out) {
+  if (v.is_null()) {
+    out.reset();
+    return true;
+  }
+  std::string_view s;
+  if (v.get_string().get(s)) return false;
+  out = std::string(s);
+  return true;
+}
+
+bool ReadOptionalInt(od::value v, std::optional<int64_t>& out) {
+  if (v.is_null()) {
+    out.reset();
+    return true;
+  }
+  int64_t i;
+  if (v.get_int64().get(i)) return false;
+  out = i;
+  return true;
+}
+
+bool ReadString(od::value v, std::string& out) {
+  std::string_view s;
+  if (v.get_string().get(s)) return false;
+  out = std::string(s);
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<Case> ParseCaseJson(std::string_view json) {
+  simdjson::padded_string padded(json);
+  od::parser parser;
+  od::document doc;
+  od::object obj;
+  auto bad = [](std::string_view what) {
+    return absl::InvalidArgumentError(std::string("case JSON: ") + std::string(what));
+  };
+  if (parser.iterate(padded).get(doc) || doc.get_object().get(obj)) return bad("not an object");
+  Case c;
+  for (auto field : obj) {
+    std::string_view key;
+    od::value v;
+    if (field.unescaped_key().get(key) || field.value().get(v)) return bad("syntax");
+    bool ok = true;
+    if (key == "id") ok = ReadString(v, c.id);
+    else if (key == "tenant") ok = ReadString(v, c.tenant);
+    else if (key == "device") ok = ReadString(v, c.device);
+    else if (key == "model") ok = ReadOptionalString(v, c.model);
+    else if (key == "rule") ok = ReadString(v, c.rule);
+    else if (key == "severity") {
+      std::string s;
+      ok = ReadString(v, s);
+      auto severity = devices::ParseSeverity(s);
+      ok = ok && severity.has_value();
+      if (ok) c.severity = *severity;
+    } else if (key == "status") {
+      std::string s;
+      ok = ReadString(v, s);
+      auto status = ParseStatus(s);
+      ok = ok && status.has_value();
+      if (ok) c.status = *status;
+    } else if (key == "fault_started_at") ok = !v.get_int64().get(c.fault_started_at);
+    else if (key == "opened_at") ok = !v.get_int64().get(c.opened_at);
+    else if (key == "updated_at") ok = !v.get_int64().get(c.updated_at);
+    else if (key == "acknowledged_at") ok = ReadOptionalInt(v, c.acknowledged_at);
+    else if (key == "acknowledged_by") ok = ReadOptionalString(v, c.acknowledged_by);
+    else if (key == "resolved_at") ok = ReadOptionalInt(v, c.resolved_at);
+    else if (key == "resolved_by") ok = ReadOptionalString(v, c.resolved_by);
+    else if (key == "occurrences") {
+      uint64_t n = 0;
+      ok = !v.get_uint64().get(n);
+      c.occurrences = static_cast<uint32_t>(n);
+    } else if (key == "diagnosis") ok = ReadString(v, c.diagnosis);
+    else if (key == "skill") ok = ReadString(v, c.skill);
+    else if (key == "parts") {
+      od::array parts;
+      ok = !v.get_array().get(parts);
+      for (auto part : parts) {
+        std::string_view s;
+        if (!ok || part.get_string().get(s)) {
+          ok = false;
+          break;
+        }
+        c.parts.emplace_back(s);
+      }
+    } else if (key == "evidence") {
+      od::object evidence;
+      ok = !v.get_object().get(evidence);
+      for (auto item : evidence) {
+        std::string_view name;
+        double value = 0;
+        if (!ok || item.unescaped_key().get(name) || item.value().get_double().get(value)) {
+          ok = false;
+          break;
+        }
+        c.evidence.emplace_back(std::string(name), value);
+      }
+    }
+    if (!ok) return bad(key);
+  }
+  if (c.id.empty()) return bad("no id");
+  return c;
 }
 
 }  // namespace precall::core

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "devices/severity.h"
 
 namespace precall::core {
@@ -59,6 +60,10 @@ struct CaseEvent {
 void AppendCaseJson(std::string& out, const Case& c);
 // Appends {"seq":..,"type":..,"at":..,"case":{...}}.
 void AppendEventJson(std::string& out, const CaseEvent& event);
+
+// Inverse of AppendCaseJson (the store keeps cases as JSON): restores a case
+// on start-up. InvalidArgument for anything AppendCaseJson cannot produce.
+absl::StatusOr<Case> ParseCaseJson(std::string_view json);
 
 }  // namespace precall::core
 

@@ -160,6 +160,25 @@ absl::StatusOr<Case> CaseBook::Resolve(std::string_view id, std::string_view by,
   return c;
 }
 
+void CaseBook::Restore(Case c) {
+  absl::MutexLock lock(&mu_);
+  // Restoring a case again replaces it (the later snapshot wins).
+  if (auto old = cases_.find(c.id); old != cases_.end() && old->second.active()) {
+    CountActive(old->second.severity, -1);
+  }
+  const std::string key = SubjectKey(CaseSubject{c.tenant, c.device, c.rule, nullptr});
+  auto latest = latest_by_subject_.find(key);
+  bool take = latest == latest_by_subject_.end();
+  if (!take) {
+    const Case& other = cases_.at(latest->second);
+    take = other.id == c.id || c.active() || (!other.active() && c.resolved_at.value_or(0) > other.resolved_at.value_or(0));
+  }
+  if (take) latest_by_subject_[key] = c.id;
+  if (c.active()) CountActive(c.severity, +1);
+  std::string id = c.id;
+  cases_.insert_or_assign(std::move(id), std::move(c));
+}
+
 std::optional<Case> CaseBook::Find(std::string_view id) const {
   absl::MutexLock lock(&mu_);
   auto it = cases_.find(id);

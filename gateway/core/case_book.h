@@ -66,6 +66,12 @@ class CaseBook {
 
   std::optional<Case> Find(std::string_view id) const;
 
+  // Start-up: takes back a case loaded from the store, before any decision
+  // is made. A subject's latest case (the one a trigger updates or reopens)
+  // is its active case, else the one resolved last. Restoring a case id
+  // again replaces the earlier copy.
+  void Restore(Case c);
+
   // Counters for /metrics (relaxed reads from any thread).
   uint64_t events_total(EventType type) const {
     return events_by_type_[static_cast<int>(type)].load(std::memory_order_relaxed);

@@ -158,3 +158,46 @@ TEST_F(CaseBookTest, JsonFollowsTheContractFieldOrder) {
 
 }  // namespace
 }  // namespace precall::core
+
+namespace precall::core {
+namespace {
+
+TEST_F(CaseBookTest, CasesSurviveAJsonRoundTripIntoANewBook) {
+  book_.Trigger(Subject("d1"), Template(600000), 900, 1000, {{"temp", 107.25}, {"rpm", 1500}});
+  book_.Trigger(Subject("d2"), Template(600000), 900, 1000, {});
+  book_.Clear(Subject("d2"), 2000, {});
+  ASSERT_TRUE(book_.Acknowledge(sink_.events[0].snapshot.id, "ana \"the\" tech", 1500).ok());
+
+  RecordingSink sink;
+  CaseBook restored(sink, book_.last_seq() + 1, 3);
+  for (const CaseEvent& e : sink_.events) {
+    std::string json;
+    AppendCaseJson(json, e.snapshot);
+    auto parsed = ParseCaseJson(json);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    std::string again;
+    AppendCaseJson(again, *parsed);
+    EXPECT_EQ(again, json);  // lossless
+    restored.Restore(*parsed);
+  }
+  EXPECT_EQ(restored.active(devices::Severity::kCritical), 1);
+  // d1's case is active: a trigger is an occurrence, not a new case.
+  restored.Trigger(Subject("d1"), Template(600000), 3000, 3000, {});
+  ASSERT_EQ(sink.events.size(), 1u);
+  EXPECT_EQ(sink.events[0].type, EventType::kUpdated);
+  EXPECT_EQ(sink.events[0].seq, 5u);  // continues the numbering
+  EXPECT_EQ(sink.events[0].snapshot.status, CaseStatus::kAcknowledged);
+  // d2's case was resolved at 2000: within reopen_within it reopens.
+  restored.Trigger(Subject("d2"), Template(600000), 4000, 4000, {});
+  EXPECT_EQ(sink.events[1].type, EventType::kReopened);
+  EXPECT_EQ(sink.events[1].snapshot.id, sink_.events[1].snapshot.id);
+}
+
+TEST(CaseJsonTest, RejectsWhatItCannotRestore) {
+  EXPECT_FALSE(ParseCaseJson("[]").ok());
+  EXPECT_FALSE(ParseCaseJson("{\"id\":\"c-1\",\"severity\":\"urgent\"}").ok());
+  EXPECT_FALSE(ParseCaseJson("{\"tenant\":\"acme\"}").ok());
+}
+
+}  // namespace
+}  // namespace precall::core
