@@ -1,0 +1,167 @@
+// The case store port on RocksDB: one atomic WriteBatch per case change.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gateway/store/rocksdb_internal.h"
+#include "rocksdb/iterator.h"
+#include "rocksdb/options.h"
+
+namespace precall::store::internal {
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+// Adds a checkpoint value "BE u64 watermark, blob" to `batch`.
+rocksdb::Status PutCheckpointValue(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
+                                   std::string_view device_key, std::string_view checkpoint,
+                                   uint64_t watermark) {
+  char head[8];
+  PutBigEndian64(watermark, head);
+  const rocksdb::Slice key = ToSlice(device_key);
+  const rocksdb::Slice parts[2] = {rocksdb::Slice(head, 8), ToSlice(checkpoint)};
+  return batch.Put(cf, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 2));
+}
+
+}  // namespace
+
+RocksCaseStore::RocksCaseStore(rocksdb::DB* db, const Families& families, RocksJournal* journal,
+                               bool sync, uint64_t last_event_seq, uint64_t next_case_number)
+    : db_(db),
+      cf_(families),
+      journal_(journal),
+      last_event_seq_(last_event_seq),
+      next_case_number_(next_case_number) {
+  commit_options_.sync = sync;
+}
+
+absl::Status RocksCaseStore::Commit(const core::CaseCommit& commit) {
+  if (commit.event_seq == 0) return absl::InvalidArgumentError("commit: event seq 0");
+  if (commit.case_id.empty()) return absl::InvalidArgumentError("commit: empty case id");
+  if (commit.topic.size() > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError("commit: topic too long");
+  }
+  // The journal first: the watermark below must not point past what a crash keeps.
+  if (journal_ != nullptr) {
+    if (absl::Status s = journal_->Flush(); !s.ok()) return s;
+  }
+
+  rocksdb::WriteBatch batch;
+  const U64Key seq_key(commit.event_seq);
+  rocksdb::Status s = batch.Put(cf_.events, seq_key.slice(), ToSlice(commit.event_json));
+  if (s.ok()) s = batch.Put(cf_.cases, ToSlice(commit.case_id), ToSlice(commit.case_json));
+  if (s.ok()) {
+    char topic_len[4];
+    PutBigEndian32(static_cast<uint32_t>(commit.topic.size()), topic_len);
+    const rocksdb::Slice key = seq_key.slice();
+    const rocksdb::Slice parts[3] = {rocksdb::Slice(topic_len, 4), ToSlice(commit.topic),
+                                     ToSlice(commit.event_json)};
+    s = batch.Put(cf_.outbox, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 3));
+  }
+  if (s.ok() && !commit.device_key.empty()) {
+    s = PutCheckpointValue(batch, cf_.checkpoints, commit.device_key, commit.checkpoint,
+                           commit.journal_watermark);
+  }
+  if (!s.ok()) return ToAbsl(s, "commit");
+
+  absl::MutexLock lock(&commit_mu_);
+  const uint64_t last_event = std::max(last_event_seq_.load(), commit.event_seq);
+  const uint64_t next_case = std::max(next_case_number_.load(), commit.next_case_number);
+  const U64Key last_event_value(last_event), next_case_value(next_case);
+  s = batch.Put(cf_.meta, kMetaLastEventSeq, last_event_value.slice());
+  if (s.ok()) s = batch.Put(cf_.meta, kMetaNextCaseNumber, next_case_value.slice());
+  if (s.ok()) s = db_->Write(commit_options_, &batch);
+  if (!s.ok()) return ToAbsl(s, "commit");
+  last_event_seq_.store(last_event, std::memory_order_release);
+  next_case_number_.store(next_case, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status RocksCaseStore::PutCheckpoint(std::string_view device_key,
+                                           std::string_view checkpoint,
+                                           uint64_t journal_watermark) {
+  if (device_key.empty()) return absl::InvalidArgumentError("checkpoint: empty device key");
+  if (journal_ != nullptr) {
+    if (absl::Status st = journal_->Flush(); !st.ok()) return st;
+  }
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s =
+      PutCheckpointValue(batch, cf_.checkpoints, device_key, checkpoint, journal_watermark);
+  if (s.ok()) s = db_->Write(commit_options_, &batch);
+  return ToAbsl(s, "checkpoint");
+}
+
+absl::Status RocksCaseStore::ForEachCheckpoint(
+    const std::function<void(std::string_view, std::string_view, uint64_t)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.checkpoints));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice value = it->value();
+    if (value.size() < 8) return absl::DataLossError("checkpoint: malformed value");
+    visit(View(it->key()), View(value).substr(8), GetBigEndian64(value.data()));
+  }
+  return ToAbsl(it->status(), "checkpoint read");
+}
+
+absl::Status RocksCaseStore::ForEachCase(
+    const std::function<void(std::string_view case_json)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.cases));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) visit(View(it->value()));
+  return ToAbsl(it->status(), "case read");
+}
+
+absl::StatusOr<std::vector<std::string>> RocksCaseStore::EventsAfter(uint64_t after,
+                                                                     std::size_t limit) {
+  std::vector<std::string> events;
+  if (limit == 0 || after == std::numeric_limits<uint64_t>::max()) return events;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.events));
+  const U64Key start(after + 1);
+  for (it->Seek(start.slice()); it->Valid() && events.size() < limit; it->Next()) {
+    events.emplace_back(it->value().data(), it->value().size());
+  }
+  if (absl::Status s = ToAbsl(it->status(), "event read"); !s.ok()) return s;
+  return events;
+}
+
+absl::StatusOr<std::string> RocksCaseStore::EventJson(uint64_t event_seq) {
+  std::string value;
+  const U64Key key(event_seq);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.events, key.slice(), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no case event ", event_seq));
+  if (!s.ok()) return ToAbsl(s, "event read");
+  return value;
+}
+
+absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_t limit) {
+  std::vector<core::OutboxEntry> entries;
+  if (limit == 0) return entries;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.outbox));
+  for (it->SeekToFirst(); it->Valid() && entries.size() < limit; it->Next()) {
+    core::OutboxEntry entry;
+    std::string_view topic, payload;
+    if (!DecodeU64(it->key(), &entry.event_seq) ||
+        !SplitTopicPayload(View(it->value()), &topic, &payload)) {
+      return absl::DataLossError("outbox: malformed entry");
+    }
+    entry.topic = topic;
+    entry.payload = payload;
+    entries.push_back(std::move(entry));
+  }
+  if (absl::Status s = ToAbsl(it->status(), "outbox read"); !s.ok()) return s;
+  return entries;
+}
+
+absl::Status RocksCaseStore::RemoveFromOutbox(uint64_t event_seq) {
+  const U64Key key(event_seq);
+  return ToAbsl(db_->Delete(outbox_options_, cf_.outbox, key.slice()), "outbox remove");
+}
+
+}  // namespace precall::store::internal

@@ -1,0 +1,156 @@
+// Internals of the RocksDB adapters (rocksdb_store.h): key and value
+// encodings, status mapping, and the two port implementations. Only
+// gateway/store/*.cc include this; it names RocksDB types, which the public
+// header keeps out of its users' sight (precall::store links RocksDB privately).
+#ifndef PRECALL_GATEWAY_STORE_ROCKSDB_INTERNAL_H_
+#define PRECALL_GATEWAY_STORE_ROCKSDB_INTERNAL_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gateway/core/ports.h"
+#include "gateway/store/rocksdb_store.h"
+#include "rocksdb/db.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/write_batch.h"
+
+namespace precall::store::internal {
+
+inline constexpr char kJournalFamily[] = "journal";
+inline constexpr char kEventsFamily[] = "events";
+inline constexpr char kCasesFamily[] = "cases";
+inline constexpr char kOutboxFamily[] = "outbox";
+inline constexpr char kCheckpointsFamily[] = "checkpoints";
+inline constexpr char kMetaFamily[] = "meta";
+
+// Keys of the meta family; numbers are BE u64.
+inline constexpr char kMetaFormat[] = "format";  // "1"
+inline constexpr char kFormatVersion[] = "1";
+inline constexpr char kMetaLastEventSeq[] = "last_event_seq";
+inline constexpr char kMetaNextCaseNumber[] = "next_case_number";
+// The highest journal seq ever trimmed, so that seqs are not reused after
+// retention emptied the journal.
+inline constexpr char kMetaJournalTrimmedTo[] = "journal_trimmed_to";
+
+// A big-endian u64 key: bytewise order is numeric order.
+struct U64Key {
+  explicit U64Key(uint64_t v);
+  rocksdb::Slice slice() const { return rocksdb::Slice(bytes, sizeof bytes); }
+  char bytes[8];
+};
+
+void PutBigEndian64(uint64_t v, char* out);
+void PutBigEndian32(uint32_t v, char* out);
+uint64_t GetBigEndian64(const char* p);
+uint32_t GetBigEndian32(const char* p);
+
+// Decodes a BE u64 key or meta value; false unless exactly 8 bytes.
+bool DecodeU64(const rocksdb::Slice& s, uint64_t* v);
+
+// "BE u32 topic length, topic, payload" (journal values after receive_ms,
+// outbox values). False when the length runs past the end.
+bool SplitTopicPayload(std::string_view value, std::string_view* topic,
+                       std::string_view* payload);
+
+// Maps a RocksDB status to absl; `what` says what was being done.
+absl::Status ToAbsl(const rocksdb::Status& s, const char* what);
+
+inline std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+class RocksJournal final : public core::Journal {
+ public:
+  // `last_seq`: the highest seq ever assigned (stored or trimmed); Append
+  // resumes after it. `first_seq`: where the stored entries start (a hint).
+  RocksJournal(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* journal,
+               rocksdb::ColumnFamilyHandle* meta, const JournalOptions& options,
+               uint64_t last_seq, uint64_t first_seq);
+
+  absl::StatusOr<uint64_t> Append(int64_t receive_ms, std::string_view topic,
+                                  std::string_view payload) override;
+  // Writes the pending group, if any. Any thread.
+  absl::Status Flush() override;
+  // Reads the database only: entries of a group not yet written are not
+  // visited, so callers that need them Flush() first.
+  absl::Status ForEachAfter(uint64_t after,
+                            const std::function<bool(const core::JournalEntry&)>& visit) override;
+  absl::Status TrimBefore(int64_t receive_ms) override;
+  uint64_t last_seq() const override { return last_seq_.load(std::memory_order_acquire); }
+
+ private:
+  absl::Status WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration Now() const;
+
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const journal_;
+  rocksdb::ColumnFamilyHandle* const meta_;
+  const JournalOptions options_;
+  rocksdb::WriteOptions write_options_;
+
+  absl::Mutex mu_;
+  rocksdb::WriteBatch pending_ ABSL_GUARDED_BY(mu_);
+  absl::Duration oldest_pending_ ABSL_GUARDED_BY(mu_);  // Now() at the group's first Append
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> last_seq_;  // the last seq handed out (pending included)
+
+  absl::Mutex trim_mu_;
+  uint64_t first_seq_ ABSL_GUARDED_BY(trim_mu_);  // no stored entry below this seq
+};
+
+class RocksCaseStore final : public core::CaseStore {
+ public:
+  struct Families {
+    rocksdb::ColumnFamilyHandle* events;
+    rocksdb::ColumnFamilyHandle* cases;
+    rocksdb::ColumnFamilyHandle* outbox;
+    rocksdb::ColumnFamilyHandle* checkpoints;
+    rocksdb::ColumnFamilyHandle* meta;
+  };
+  // `journal` (not owned) is flushed before every write, see rocksdb_store.h.
+  RocksCaseStore(rocksdb::DB* db, const Families& families, RocksJournal* journal, bool sync,
+                 uint64_t last_event_seq, uint64_t next_case_number);
+
+  absl::Status Commit(const core::CaseCommit& commit) override;
+  absl::Status PutCheckpoint(std::string_view device_key, std::string_view checkpoint,
+                             uint64_t journal_watermark) override;
+  absl::Status ForEachCheckpoint(
+      const std::function<void(std::string_view device_key, std::string_view checkpoint,
+                               uint64_t journal_watermark)>& visit) override;
+  absl::Status ForEachCase(const std::function<void(std::string_view case_json)>& visit) override;
+  absl::StatusOr<std::vector<std::string>> EventsAfter(uint64_t after, std::size_t limit) override;
+  absl::StatusOr<std::string> EventJson(uint64_t event_seq) override;
+  uint64_t last_event_seq() const override {
+    return last_event_seq_.load(std::memory_order_acquire);
+  }
+  uint64_t next_case_number() const override {
+    return next_case_number_.load(std::memory_order_acquire);
+  }
+  absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(std::size_t limit) override;
+  absl::Status RemoveFromOutbox(uint64_t event_seq) override;
+
+ private:
+  rocksdb::DB* const db_;
+  const Families cf_;
+  RocksJournal* const journal_;
+  rocksdb::WriteOptions commit_options_;  // sync per StoreOptions::sync_commits
+  rocksdb::WriteOptions outbox_options_;  // never synced: a lost removal only republishes
+
+  // Serialises Commits so that the meta values written are monotonic (two
+  // racing commits could otherwise store the smaller last_event_seq last).
+  absl::Mutex commit_mu_;
+  std::atomic<uint64_t> last_event_seq_;
+  std::atomic<uint64_t> next_case_number_;
+};
+
+}  // namespace precall::store::internal
+
+#endif  // PRECALL_GATEWAY_STORE_ROCKSDB_INTERNAL_H_
