@@ -54,6 +54,9 @@ struct CaseEvent {
   EventType type = EventType::kOpened;
   int64_t at = 0;
   Case snapshot;  // the case after the change
+  // The case book's next case number after this change: persisted with the
+  // event so that ids are never reused across restarts. Not part of the JSON.
+  uint64_t next_case_number = 0;
 };
 
 // Appends the case as a JSON object, fields in the order of CONTRACT §3.

@@ -48,7 +48,7 @@ void CaseBook::CountActive(devices::Severity s, int delta) {
 }
 
 void CaseBook::Emit(EventType type, int64_t clock, const Case& c) {
-  CaseEvent event{next_seq_++, type, clock, c};
+  CaseEvent event{next_seq_++, type, clock, c, next_case_number_};
   events_by_type_[static_cast<int>(type)].fetch_add(1, std::memory_order_relaxed);
   sink_.OnCaseEvent(event);
 }

@@ -37,7 +37,6 @@ bool MessageRing::Push(std::string_view topic, std::string_view payload, int64_t
     // Park until the consumer frees a slot.
     std::unique_lock<std::mutex> lock(mu_);
     producer_parked_.store(true, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (tail - head_.load(std::memory_order_seq_cst) == slots_.size() && !closed()) {
       producer_parks_.fetch_add(1, std::memory_order_relaxed);
       producer_cv_.wait_for(lock, std::chrono::milliseconds(100));
@@ -74,7 +73,6 @@ void MessageRing::WaitForWork(std::chrono::milliseconds timeout) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   consumer_parked_.store(true, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (Front() == nullptr && !closed()) consumer_cv_.wait_for(lock, timeout);
   consumer_parked_.store(false, std::memory_order_relaxed);
 }

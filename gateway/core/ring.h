@@ -9,8 +9,10 @@
 //   consumer (no busy spin stealing the broker's core on a 2-core machine)
 //   until a message arrives, Close() is called, or its timeout passes (the
 //   worker's clock tick). Parking uses a mutex and condition variable only on
-//   that slow path, with the Dekker pattern (flag, fence, re-check) so no
-//   wake-up is lost.
+//   that slow path, with the Dekker pattern so no wake-up is lost: the parking
+//   side stores its flag and then re-reads the index, the other side stores
+//   the index and then reads the flag, all seq_cst, so at least one of them
+//   sees the other.
 //
 // Thread: Push from exactly one producer thread; Front/Pop/WaitForWork from
 // exactly one consumer thread; Close from any thread.
