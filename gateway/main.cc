@@ -1,4 +1,4 @@
-// The `precall` command: check, replay (and, later, serve). The only place
+// The `precall` command: check, replay and serve. The only place
 // that names concrete adapters and wires them together.
 #include <cstdio>
 #include <memory>
@@ -12,6 +12,7 @@
 #include "gateway/core/clock.h"
 #include "gateway/core/replay.h"
 #include "gateway/core/worker.h"
+#include "gateway/serve_command.h"
 
 namespace {
 
@@ -97,6 +98,15 @@ int main(int argc, char** argv) {
   replay->add_option("--input", input_path, "Recorded telemetry, JSON lines ('-' for stdin)")
       ->required();
 
+  std::string config_path;
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Run the gateway: subscribe to telemetry over MQTT, evaluate the rules on worker threads,\n"
+      "keep state and cases in the store, publish case events to service/{tenant}/cases/{id}.\n"
+      "SIGTERM or SIGINT drain and stop it (exit 0).");
+  serve->add_option("--config", config_path, "Config file (see deploy/precall.example.yaml)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -104,5 +114,6 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return RunCheck(rule_paths, devices_path);
   if (replay->parsed()) return RunReplay(rule_paths, devices_path, input_path);
+  if (serve->parsed()) return precall::RunServe(config_path);
   return 2;
 }
