@@ -132,7 +132,9 @@ int RunServe(const std::string& config_path) {
       std::to_string(workers) + " workers, " + std::to_string(loaded.rules->size()) + " rules, " +
           std::to_string(restored) + " cases");
 
-  // Main loop: signals, the journal's group-commit timer, retention.
+  // Main loop: signals, the journal's group-commit timer, retention, and a
+  // line in the log whenever the broker connection is up and subscribed.
+  bool subscribed = false;
   const auto flush_every = std::chrono::milliseconds(config.storage.group_commit_interval_ms);
   auto next_trim = std::chrono::steady_clock::now();
   while (true) {
@@ -145,6 +147,15 @@ int RunServe(const std::string& config_path) {
     if (sig == SIGTERM || sig == SIGINT) break;
     if (sig == SIGHUP) Log("SIGHUP: rule reload is not available yet; keeping the loaded rules");
     (void)journal.Flush();  // an idle group is written at least every interval
+    if (ingest.subscribed() != subscribed) {
+      subscribed = !subscribed;
+      if (subscribed) {
+        Log("connected to %s and subscribed to %s topic filters", config.broker.uri,
+            std::to_string(config.broker.topics.size()));
+      } else {
+        Log("lost the connection to %s; reconnecting", config.broker.uri);
+      }
+    }
     if (std::chrono::steady_clock::now() >= next_trim) {
       (void)journal.TrimBefore(clock.NowMs() - config.storage.journal_retention_ms);
       next_trim = std::chrono::steady_clock::now() + std::chrono::minutes(1);

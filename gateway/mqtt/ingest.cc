@@ -27,8 +27,10 @@ absl::Status MqttIngest::Start() {
 
 void MqttIngest::Subscribe() {
   try {
+    subscribed_.store(false);
     std::vector<int> qos(options_.topics.size(), options_.qos);
-    connection_->client().subscribe(::mqtt::string_collection::create(options_.topics), qos);
+    connection_->client().subscribe(::mqtt::string_collection::create(options_.topics), qos,
+                                    nullptr, subscribe_listener_);
   } catch (const ::mqtt::exception&) {
     // The connection dropped between connect and subscribe: the next
     // connected callback subscribes again.
