@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "support/poll.h"
 
 namespace precall::core {
 namespace {
@@ -54,11 +55,7 @@ TEST(MessageRingTest, AFullRingParksTheProducerUntilTheConsumerPops) {
     EXPECT_TRUE(ring.Push("t", "3", 0, 3));  // blocks: full
     pushed = true;
   });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (ring.producer_parks() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  EXPECT_GE(ring.producer_parks(), 1u);
+  EXPECT_TRUE(precall::testing::PollUntil([&] { return ring.producer_parks() >= 1; }));
   EXPECT_FALSE(pushed.load());  // nothing was dropped or overwritten
   ring.Pop();
   producer.join();

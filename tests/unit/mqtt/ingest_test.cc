@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "support/poll.h"
 #include "support/test_broker.h"
 
 namespace precall::mqtt {
@@ -20,14 +21,7 @@ namespace {
 
 using precall::testing::TestBroker;
 
-bool PollUntil(const std::function<bool()>& done, int deadline_ms = 20000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::yield();
-  }
-  return done();
-}
+using precall::testing::PollUntil;
 
 struct Received {
   void Add(std::string_view topic, std::string_view payload) {

@@ -15,6 +15,7 @@
 
 #include "fakes/in_memory_store.h"
 #include "gtest/gtest.h"
+#include "support/poll.h"
 #include "support/test_broker.h"
 
 namespace precall::mqtt {
@@ -22,14 +23,7 @@ namespace {
 
 using precall::testing::TestBroker;
 
-bool PollUntil(const std::function<bool()>& done, int deadline_ms = 20000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::yield();
-  }
-  return done();
-}
+using precall::testing::PollUntil;
 
 // A service center subscribed to service/#.
 class Subscriber {
