@@ -8,77 +8,29 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
-#include <exception>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "devices/yaml_diagnostics.h"
 #include "rules/duration.h"
 #include "rules/lexer.h"
 #include "rules/parser.h"
-#include "yaml-cpp/depthguard.h"
-#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace precall::rules {
 namespace {
 
-using devices::Diagnostic;
-
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-constexpr std::size_t kMaxQuotedLength = 40;
-
-bool IsYamlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// `text` in single quotes, cut to a readable length (on a UTF-8 boundary).
-std::string Quoted(std::string_view text) {
-  if (text.size() <= kMaxQuotedLength) return Concat("'", text, "'");
-  std::size_t cut = kMaxQuotedLength;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return Concat("'", text.substr(0, cut), "...'");
-}
-
-// Whether `rest` starts with a null written out (~, null) rather than nothing.
-bool IsExplicitNull(std::string_view rest) {
-  for (std::string_view spelling : {"~", "null", "Null", "NULL"}) {
-    if (rest.substr(0, spelling.size()) == spelling &&
-        (rest.size() == spelling.size() || IsYamlSpace(rest[spelling.size()]) ||
-         rest[spelling.size()] == ',' || rest[spelling.size()] == ']' ||
-         rest[spelling.size()] == '#')) {
-      return true;
-    }
-  }
-  return false;
-}
+using devices::IsYamlSpace;
+using devices::Quoted;
 
 bool IsValidRuleName(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
   });
 }
-
-// 1-based line and column (in bytes) of byte offsets into the YAML text.
-class LineIndex {
- public:
-  explicit LineIndex(std::string_view text) {
-    line_starts_.push_back(0);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '\n') line_starts_.push_back(i + 1);
-    }
-  }
-
-  std::pair<int, int> LineColumn(std::size_t pos) const {
-    const auto next = std::upper_bound(line_starts_.begin(), line_starts_.end(), pos);
-    const auto line = static_cast<std::size_t>(next - line_starts_.begin());  // >= 1
-    return {static_cast<int>(line), static_cast<int>(pos - line_starts_[line - 1]) + 1};
-  }
-
- private:
-  std::vector<std::size_t> line_starts_;
-};
 
 // Where each byte of a scalar's value was written in the YAML text.
 struct ScalarMap {
@@ -186,57 +138,6 @@ std::optional<ScalarMap> MapScalar(std::string_view src, std::size_t start,
   return map;
 }
 
-// `c` for a message: 'c' when printable ASCII, else its value in hex.
-std::string DescribeByte(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte > 0x20 && byte < 0x7F) return Concat("'", std::string_view(&c, 1), "'");
-  constexpr std::string_view kHex = "0123456789ABCDEF";
-  return Concat("byte 0x", kHex.substr(byte >> 4, 1), kHex.substr(byte & 15, 1));
-}
-
-// Where each document of a YAML stream starts, and where its root is.
-class DocumentProbe : public YAML::EventHandler {
- public:
-  struct Document {
-    YAML::Mark start;
-    YAML::Mark root;
-    bool null_root = true;
-  };
-  std::vector<Document> documents;
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    documents.push_back({mark, mark, true});
-    awaiting_root_ = true;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Root(mark, true); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Root(mark, false); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Root(mark, false);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Root(mark, false);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Root(mark, false);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void Root(const YAML::Mark& mark, bool null) {
-    if (!awaiting_root_ || documents.empty()) return;
-    documents.back().root = mark;
-    documents.back().null_root = null;
-    awaiting_root_ = false;
-  }
-
-  bool awaiting_root_ = false;
-};
-
 // The keys of a rule, in the order CONTRACT §2 lists them.
 enum Field : std::size_t {
   kName,
@@ -267,82 +168,47 @@ struct KeyValue {
 class RuleFileParser {
  public:
   RuleFileParser(std::string_view text, std::string_view file_name)
-      : text_(text), lines_(text), file_name_(file_name) {}
+      : text_(text), file_name_(file_name), errors_(text, file_name) {}
 
   RuleFile Run() {
     RuleFile out;
-    try {
-      ParseDocument(out);
-    } catch (const YAML::DeepRecursion& e) {  // its own message is "bad file"
-      Error(e.mark, "invalid YAML: nested too deeply");
-    } catch (const YAML::Exception& e) {
-      Error(e.mark, Concat("invalid YAML: ", e.msg));
-    } catch (const std::exception& e) {
-      ErrorAt(1, 1, Concat("cannot read rules: ", e.what()));
-    }
-    std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      return a.line != b.line ? a.line < b.line : a.column < b.column;
-    });
-    out.errors = std::move(errors_);
+    errors_.Catching("rules", [&] { ParseDocument(out); });
+    out.errors = errors_.TakeSorted();
     if (!out.errors.empty()) out.rules.clear();
     return out;
   }
 
  private:
-  void ErrorAt(int line, int column, std::string message) {
-    errors_.push_back(Diagnostic{std::string(file_name_), line, column, std::move(message)});
-  }
-  void Error(const YAML::Mark& mark, std::string message) {
-    if (mark.is_null() || mark.line < 0 || mark.column < 0) {
-      ErrorAt(1, 1, std::move(message));
-    } else {
-      ErrorAt(mark.line + 1, mark.column + 1, std::move(message));
-    }
-  }
-  // A null value's mark is that of the next token; report it at its key.
   void ValueError(const KeyValue& kv, std::string message) {
-    Error(kv.value.IsNull() ? kv.key.Mark() : kv.value.Mark(), std::move(message));
-  }
-  // A null sequence item's mark is that of the next token: walk back to its '-'.
-  void ItemError(const YAML::Node& item, std::string message) {
-    const YAML::Mark mark = item.Mark();
-    if (!item.IsNull() || mark.pos <= 0 || static_cast<std::size_t>(mark.pos) > text_.size() ||
-        IsExplicitNull(text_.substr(static_cast<std::size_t>(mark.pos)))) {
-      Error(mark, std::move(message));
-      return;
-    }
-    std::size_t pos = static_cast<std::size_t>(mark.pos) - 1;
-    while (pos > 0 && IsYamlSpace(text_[pos])) --pos;
-    const auto [line, column] = lines_.LineColumn(pos);
-    ErrorAt(line, column, std::move(message));
+    errors_.ValueError(kv.key, kv.value, std::move(message));
   }
 
   void ParseDocument(RuleFile& out) {
-    if (!CheckDocuments()) return;
+    if (!errors_.CheckSingleDocument("a rules file")) return;
     const YAML::Node root = YAML::Load(std::string(text_));
     if (root.IsNull()) {
-      ErrorAt(1, 1, "missing 'rules' key");
+      errors_.ErrorAt(1, 1, "missing 'rules' key");
       return;
     }
     if (!root.IsMap()) {
-      Error(root.Mark(), "expected a mapping with a 'rules' key");
+      errors_.Error(root.Mark(), "expected a mapping with a 'rules' key");
       return;
     }
     std::optional<KeyValue> rules;
     for (const auto& entry : root) {
       const YAML::Node& key = entry.first;
       if (!key.IsScalar()) {
-        Error(key.Mark(), "keys must be strings");
+        errors_.Error(key.Mark(), "keys must be strings");
       } else if (key.Scalar() != "rules") {
-        Error(key.Mark(), Concat("unknown key ", Quoted(key.Scalar())));
+        errors_.Error(key.Mark(), Concat("unknown key ", Quoted(key.Scalar())));
       } else if (rules.has_value()) {
-        Error(key.Mark(), "duplicate key 'rules'");
+        errors_.Error(key.Mark(), "duplicate key 'rules'");
       } else {
         rules = KeyValue{key, entry.second, true};
       }
     }
     if (!rules.has_value()) {
-      Error(root.Mark(), "missing 'rules' key");
+      errors_.Error(root.Mark(), "missing 'rules' key");
       return;
     }
     if (!rules->value.IsSequence()) {
@@ -355,36 +221,10 @@ class RuleFileParser {
     }
   }
 
-  // Reads the documents' outlines: a syntax error anywhere throws, a second
-  // document is an error. YAML::LoadAll is not used: on some garbage (a stray
-  // ',') yaml-cpp 0.7 keeps returning empty documents at the same place, and
-  // LoadAll loops until memory runs out. False when the text is unusable.
-  bool CheckDocuments() {
-    std::istringstream stream{std::string(text_)};
-    YAML::Parser parser(stream);
-    DocumentProbe probe;
-    constexpr int kMaxDocuments = 16;
-    for (int d = 0; d < kMaxDocuments && parser.HandleNextDocument(probe); ++d) {
-      const std::size_t count = probe.documents.size();
-      if (count >= 2 &&
-          probe.documents[count - 1].start.pos == probe.documents[count - 2].start.pos) {  // stuck
-        const YAML::Mark stuck = probe.documents[count - 1].start;
-        const std::size_t pos = static_cast<std::size_t>(std::max(stuck.pos, 0));
-        Error(stuck, Concat("invalid YAML: unexpected ",
-                            pos < text_.size() ? DescribeByte(text_[pos]) : "end of file"));
-        return false;
-      }
-      if (count >= 2 && !probe.documents[count - 1].null_root) {
-        Error(probe.documents[count - 1].root, "a rules file must hold a single YAML document");
-      }
-    }
-    return true;
-  }
-
   // nullopt when the rule has errors (all of them recorded).
   std::optional<RuleSpec> ParseRule(const YAML::Node& item) {
     if (!item.IsMap()) {
-      ItemError(item, "a rule must be a mapping with at least 'name' and 'when'");
+      errors_.ItemError(item, "a rule must be a mapping with at least 'name' and 'when'");
       return std::nullopt;
     }
     const std::size_t errors_before = errors_.size();
@@ -392,17 +232,17 @@ class RuleFileParser {
     for (const auto& entry : item) {
       const YAML::Node& key = entry.first;
       if (!key.IsScalar()) {
-        Error(key.Mark(), "rule keys must be strings");
+        errors_.Error(key.Mark(), "rule keys must be strings");
         continue;
       }
       const auto known = std::find(kFieldNames.begin(), kFieldNames.end(), key.Scalar());
       if (known == kFieldNames.end()) {
-        Error(key.Mark(), Concat("unknown key ", Quoted(key.Scalar())));
+        errors_.Error(key.Mark(), Concat("unknown key ", Quoted(key.Scalar())));
         continue;
       }
       KeyValue& field = fields[static_cast<std::size_t>(known - kFieldNames.begin())];
       if (field.present) {
-        Error(key.Mark(), Concat("duplicate key ", Quoted(key.Scalar())));
+        errors_.Error(key.Mark(), Concat("duplicate key ", Quoted(key.Scalar())));
         continue;
       }
       field = KeyValue{key, entry.second, true};
@@ -414,7 +254,7 @@ class RuleFileParser {
     ParseName(item, fields[kName], spec);
     ParseSelect(fields[kSelect], spec);
     if (!fields[kWhen].present) {
-      Error(item.Mark(), "missing required key 'when'");
+      errors_.Error(item.Mark(), "missing required key 'when'");
     } else {
       ParseExpressionField(fields[kWhen], spec.when_text, spec.when);
     }
@@ -432,7 +272,7 @@ class RuleFileParser {
 
   void ParseName(const YAML::Node& item, const KeyValue& field, RuleSpec& spec) {
     if (!field.present) {
-      Error(item.Mark(), "missing required key 'name'");
+      errors_.Error(item.Mark(), "missing required key 'name'");
       return;
     }
     if (!field.value.IsScalar()) {
@@ -465,12 +305,12 @@ class RuleFileParser {
     for (const auto& entry : field.value) {
       const KeyValue kv{entry.first, entry.second, true};
       if (!kv.key.IsScalar()) {
-        Error(kv.key.Mark(), "keys of 'select' must be strings");
+        errors_.Error(kv.key.Mark(), "keys of 'select' must be strings");
         continue;
       }
       const std::string& label = kv.key.Scalar();
       if (std::find(labels.begin(), labels.end(), label) != labels.end()) {
-        Error(kv.key.Mark(), Concat("duplicate key ", Quoted(label)));
+        errors_.Error(kv.key.Mark(), Concat("duplicate key ", Quoted(label)));
       } else if (!kv.value.IsScalar()) {
         ValueError(kv, Concat("value of ", Quoted(label), " in 'select' must be a string"));
       } else {
@@ -492,7 +332,7 @@ class RuleFileParser {
     ParseResult result = ParseExpression(text);
     for (const ExprError& error : result.errors) {
       const auto [line, column] = Locate(field.value, error.offset);
-      ErrorAt(line, column, error.message);
+      errors_.ErrorAt(line, column, error.message);
     }
     if (result.errors.empty()) expr = std::move(result.expr);
   }
@@ -506,11 +346,12 @@ class RuleFileParser {
       const std::optional<ScalarMap> map =
           MapScalar(text_, static_cast<std::size_t>(mark.pos), value);
       if (map.has_value()) {
-        if (index < map->pos.size()) return lines_.LineColumn(map->pos[index]);
+        if (index < map->pos.size()) return errors_.lines().LineColumn(map->pos[index]);
         // The end of the expression: just after its last non-blank character.
         std::size_t last = value.size();
         while (last > 0 && IsYamlSpace(value[last - 1])) --last;
-        return lines_.LineColumn(last == 0 ? map->content_start : map->pos[last - 1] + 1);
+        return errors_.lines().LineColumn(last == 0 ? map->content_start
+                                                    : map->pos[last - 1] + 1);
       }
     }
     const char opener = mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size()
@@ -568,7 +409,7 @@ class RuleFileParser {
     }
     for (const YAML::Node& part : field.value) {
       if (!part.IsScalar()) {
-        ItemError(part, "each item of 'parts' must be a string");
+        errors_.ItemError(part, "each item of 'parts' must be a string");
         continue;
       }
       spec.parts.push_back(part.Scalar());
@@ -576,9 +417,8 @@ class RuleFileParser {
   }
 
   std::string_view text_;
-  LineIndex lines_;
   std::string_view file_name_;
-  devices::Diagnostics errors_;
+  devices::YamlDiagnostics errors_;
   absl::flat_hash_map<std::string, int> name_lines_;  // valid rule name -> its line
 };
 
@@ -586,8 +426,7 @@ class RuleFileParser {
 
 RuleFile ParseRuleFile(std::string_view yaml_text, std::string_view file_name) {
   // yaml-cpp drops a UTF-8 byte order mark from its positions: so do we.
-  if (yaml_text.substr(0, kUtf8Bom.size()) == kUtf8Bom) yaml_text.remove_prefix(kUtf8Bom.size());
-  return RuleFileParser(yaml_text, file_name).Run();
+  return RuleFileParser(devices::StripUtf8Bom(yaml_text), file_name).Run();
 }
 
 }  // namespace precall::rules

@@ -4,15 +4,14 @@
 // wrong types and bad values at the value (at the key when the value is null,
 // since yaml-cpp gives a null value the mark of the next token).
 //
-// The YAML plumbing (DocumentProbe, LineIndex, null-item positions) follows
-// rules/rule_file.cc, whose helpers are private to that file.
+// The YAML plumbing (document outline, quoting, null-item positions) is
+// devices/yaml_diagnostics.h, shared with rules/rule_file.cc.
 #include "gateway/config/config.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -23,10 +22,9 @@
 #include <vector>
 
 #include "devices/ids.h"
+#include "devices/yaml_diagnostics.h"
 #include "rules/duration.h"
 #include "rules/lexer.h"
-#include "yaml-cpp/depthguard.h"
-#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace precall::config {
@@ -43,48 +41,17 @@ std::string_view JournalSyncName(JournalSync sync) {
 namespace {
 
 using devices::Diagnostic;
+using devices::Quoted;
 using rules::Concat;
 
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-constexpr std::size_t kMaxQuotedLength = 40;
 constexpr int kMaxWorkers = 1024;
 constexpr int kMaxGroupCommitSize = 1000000;
 constexpr std::size_t kMaxTopicFilterBytes = 65535;  // an MQTT UTF-8 string
 constexpr std::size_t kMaxHostBytes = 253;
 
-bool IsYamlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsHexDigit(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-// `text` in single quotes, cut to a readable length (on a UTF-8 boundary).
-std::string Quoted(std::string_view text) {
-  if (text.size() <= kMaxQuotedLength) return Concat("'", text, "'");
-  std::size_t cut = kMaxQuotedLength;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return Concat("'", text.substr(0, cut), "...'");
-}
-
-// Whether `rest` starts with a null written out (~, null) rather than nothing.
-bool IsExplicitNull(std::string_view rest) {
-  for (std::string_view spelling : {"~", "null", "Null", "NULL"}) {
-    if (rest.substr(0, spelling.size()) == spelling &&
-        (rest.size() == spelling.size() || IsYamlSpace(rest[spelling.size()]) ||
-         rest[spelling.size()] == ',' || rest[spelling.size()] == ']' ||
-         rest[spelling.size()] == '#')) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// `c` for a message: 'c' when printable ASCII, else its value in hex.
-std::string DescribeByte(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte > 0x20 && byte < 0x7F) return Concat("'", std::string_view(&c, 1), "'");
-  constexpr std::string_view kHex = "0123456789ABCDEF";
-  return Concat("byte 0x", kHex.substr(byte >> 4, 1), kHex.substr(byte & 15, 1));
-}
 
 // A decimal integer of at most 9 digits (no sign, no YAML 0x/0o forms).
 std::optional<int> ParseSmallInt(std::string_view text) {
@@ -96,69 +63,6 @@ std::optional<int> ParseSmallInt(std::string_view text) {
   }
   return value;
 }
-
-// 1-based line and column (in bytes) of byte offsets into the YAML text.
-class LineIndex {
- public:
-  explicit LineIndex(std::string_view text) {
-    line_starts_.push_back(0);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '\n') line_starts_.push_back(i + 1);
-    }
-  }
-
-  std::pair<int, int> LineColumn(std::size_t pos) const {
-    const auto next = std::upper_bound(line_starts_.begin(), line_starts_.end(), pos);
-    const auto line = static_cast<std::size_t>(next - line_starts_.begin());  // >= 1
-    return {static_cast<int>(line), static_cast<int>(pos - line_starts_[line - 1]) + 1};
-  }
-
- private:
-  std::vector<std::size_t> line_starts_;
-};
-
-// Where each document of a YAML stream starts, and where its root is.
-class DocumentProbe : public YAML::EventHandler {
- public:
-  struct Document {
-    YAML::Mark start;
-    YAML::Mark root;
-    bool null_root = true;
-  };
-  std::vector<Document> documents;
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    documents.push_back({mark, mark, true});
-    awaiting_root_ = true;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Root(mark, true); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Root(mark, false); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Root(mark, false);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Root(mark, false);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Root(mark, false);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void Root(const YAML::Mark& mark, bool null) {
-    if (!awaiting_root_ || documents.empty()) return;
-    documents.back().root = mark;
-    documents.back().null_root = null;
-    awaiting_root_ = false;
-  }
-
-  bool awaiting_root_ = false;
-};
 
 // host:port or [ipv6]:port, split. `problem` is empty when valid.
 struct HostPort {
@@ -326,80 +230,19 @@ class Section {
 class ConfigParser {
  public:
   ConfigParser(std::string_view text, std::string_view file_name)
-      : text_(text), lines_(text), file_name_(file_name) {}
+      : text_(text), errors_(text, file_name) {}
 
   ConfigFile Run() {
     ConfigFile out;
-    try {
-      ParseDocument(out.config);
-    } catch (const YAML::DeepRecursion& e) {  // its own message is "bad file"
-      Error(e.mark, "invalid YAML: nested too deeply");
-    } catch (const YAML::Exception& e) {
-      Error(e.mark, Concat("invalid YAML: ", e.msg));
-    } catch (const std::exception& e) {
-      ErrorAt(1, 1, Concat("cannot read config: ", e.what()));
-    }
-    std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      return a.line != b.line ? a.line < b.line : a.column < b.column;
-    });
-    out.errors = std::move(errors_);
+    errors_.Catching("config", [&] { ParseDocument(out.config); });
+    out.errors = errors_.TakeSorted();
     if (!out.errors.empty()) out.config = Config{};
     return out;
   }
 
  private:
-  void ErrorAt(int line, int column, std::string message) {
-    errors_.push_back(Diagnostic{std::string(file_name_), line, column, std::move(message)});
-  }
-  void Error(const YAML::Mark& mark, std::string message) {
-    if (mark.is_null() || mark.line < 0 || mark.column < 0) {
-      ErrorAt(1, 1, std::move(message));
-    } else {
-      ErrorAt(mark.line + 1, mark.column + 1, std::move(message));
-    }
-  }
-  // A null value's mark is that of the next token; report it at its key.
   void ValueError(const KeyValue& kv, std::string message) {
-    Error(kv.value.IsNull() ? kv.key.Mark() : kv.value.Mark(), std::move(message));
-  }
-  // A null sequence item's mark is that of the next token: walk back to its '-'.
-  void ItemError(const YAML::Node& item, std::string message) {
-    const YAML::Mark mark = item.Mark();
-    if (!item.IsNull() || mark.pos <= 0 || static_cast<std::size_t>(mark.pos) > text_.size() ||
-        IsExplicitNull(text_.substr(static_cast<std::size_t>(mark.pos)))) {
-      Error(mark, std::move(message));
-      return;
-    }
-    std::size_t pos = static_cast<std::size_t>(mark.pos) - 1;
-    while (pos > 0 && IsYamlSpace(text_[pos])) --pos;
-    const auto [line, column] = lines_.LineColumn(pos);
-    ErrorAt(line, column, std::move(message));
-  }
-
-  // Reads the documents' outlines: a syntax error anywhere throws, a second
-  // document is an error. YAML::LoadAll is not used: on some garbage (a stray
-  // ',') yaml-cpp 0.7 keeps returning empty documents at the same place, and
-  // LoadAll loops until memory runs out. False when the text is unusable.
-  bool CheckDocuments() {
-    std::istringstream stream{std::string(text_)};
-    YAML::Parser parser(stream);
-    DocumentProbe probe;
-    constexpr int kMaxDocuments = 16;
-    for (int d = 0; d < kMaxDocuments && parser.HandleNextDocument(probe); ++d) {
-      const std::size_t count = probe.documents.size();
-      if (count >= 2 &&
-          probe.documents[count - 1].start.pos == probe.documents[count - 2].start.pos) {  // stuck
-        const YAML::Mark stuck = probe.documents[count - 1].start;
-        const std::size_t pos = static_cast<std::size_t>(std::max(stuck.pos, 0));
-        Error(stuck, Concat("invalid YAML: unexpected ",
-                            pos < text_.size() ? DescribeByte(text_[pos]) : "end of file"));
-        return false;
-      }
-      if (count >= 2 && !probe.documents[count - 1].null_root) {
-        Error(probe.documents[count - 1].root, "a config file must hold a single YAML document");
-      }
-    }
-    return true;
+    errors_.ValueError(kv.key, kv.value, std::move(message));
   }
 
   // Fills `section` from mapping `map`: unknown, duplicate and non-string keys
@@ -409,14 +252,14 @@ class ConfigParser {
     for (const auto& entry : map) {
       const YAML::Node& key = entry.first;
       if (!key.IsScalar()) {
-        Error(key.Mark(), Concat("keys", in, " must be strings"));
+        errors_.Error(key.Mark(), Concat("keys", in, " must be strings"));
         continue;
       }
       KeyValue* field = section.Find(key.Scalar());
       if (field == nullptr) {
-        Error(key.Mark(), Concat("unknown key ", Quoted(key.Scalar()), in));
+        errors_.Error(key.Mark(), Concat("unknown key ", Quoted(key.Scalar()), in));
       } else if (field->present) {
-        Error(key.Mark(), Concat("duplicate key ", Quoted(key.Scalar()), in));
+        errors_.Error(key.Mark(), Concat("duplicate key ", Quoted(key.Scalar()), in));
       } else {
         field->key = key;
         field->value = entry.second;
@@ -436,14 +279,14 @@ class ConfigParser {
   }
 
   void ParseDocument(Config& config) {
-    if (!CheckDocuments()) return;
+    if (!errors_.CheckSingleDocument("a config file")) return;
     const YAML::Node root = YAML::Load(std::string(text_));
     if (root.IsNull()) {
-      ErrorAt(1, 1, "missing required key 'rules'");
+      errors_.ErrorAt(1, 1, "missing required key 'rules'");
       return;
     }
     if (!root.IsMap()) {
-      Error(root.Mark(), "a config file must be a mapping with at least a 'rules' key");
+      errors_.Error(root.Mark(), "a config file must be a mapping with at least a 'rules' key");
       return;
     }
     Section top("", {"broker", "storage", "http", "rules", "devices", "workers"});
@@ -452,7 +295,7 @@ class ConfigParser {
     ParseStorage(top["storage"], config.storage);
     ParseHttp(top["http"], config.http);
     if (!top["rules"].present) {
-      Error(root.Mark(), "missing required key 'rules'");
+      errors_.Error(root.Mark(), "missing required key 'rules'");
     } else {
       ParseRules(top["rules"], config.rules);
     }
@@ -524,7 +367,8 @@ class ConfigParser {
   // ---- sections -------------------------------------------------------------
 
   void ParseBroker(const KeyValue& kv, BrokerConfig& broker) {
-    Section section("broker.", {"uri", "client_id", "username", "password", "tls", "topics", "qos"});
+    Section section("broker.",
+                    {"uri", "client_id", "username", "password", "tls", "topics", "qos"});
     ReadSection(kv, section);
     bool scheme_known = !section["uri"].present;  // else: whether the URI's scheme was read
     if (std::optional<std::string> uri = String(section["uri"], /*null_is_empty=*/false)) {
@@ -612,7 +456,7 @@ class ConfigParser {
     }
     const bool any = !tls.ca.empty() || !tls.cert.empty() || !tls.key.empty();
     if (any && scheme_known && broker.scheme != BrokerScheme::kSsl) {
-      Error(kv.key.Mark(), "'broker.tls' needs an ssl:// or mqtts:// broker URI");
+      errors_.Error(kv.key.Mark(), "'broker.tls' needs an ssl:// or mqtts:// broker URI");
     }
     broker.tls = std::move(tls);
   }
@@ -627,17 +471,17 @@ class ConfigParser {
     bool ok = true;
     for (const YAML::Node& item : kv.value) {
       if (!item.IsScalar()) {
-        ItemError(item, "each item of 'broker.topics' must be a topic filter (a string)");
+        errors_.ItemError(item, "each item of 'broker.topics' must be a topic filter (a string)");
         ok = false;
         continue;
       }
       const std::string& filter = item.Scalar();
       const std::string problem = TopicFilterProblem(filter);
       if (!problem.empty()) {
-        Error(item.Mark(), Concat("invalid topic filter ", Quoted(filter), ": ", problem));
+        errors_.Error(item.Mark(), Concat("invalid topic filter ", Quoted(filter), ": ", problem));
         ok = false;
       } else if (std::find(out.begin(), out.end(), filter) != out.end()) {
-        Error(item.Mark(), Concat("duplicate topic filter ", Quoted(filter)));
+        errors_.Error(item.Mark(), Concat("duplicate topic filter ", Quoted(filter)));
         ok = false;
       } else {
         out.push_back(filter);
@@ -698,7 +542,8 @@ class ConfigParser {
     std::vector<std::pair<std::string, int>> seen;  // token -> its line
     for (const YAML::Node& item : kv.value) {
       if (!item.IsMap()) {
-        ItemError(item, "each item of 'http.tokens' must be a mapping {token: ..., tenant: ...}");
+        errors_.ItemError(item,
+                          "each item of 'http.tokens' must be a mapping {token: ..., tenant: ...}");
         continue;
       }
       Section section("", {"token", "tenant"});
@@ -707,10 +552,11 @@ class ConfigParser {
       bool ok = true;
       const KeyValue& token_kv = section["token"];
       if (!token_kv.present) {
-        Error(item.Mark(), "missing required key 'token' in an item of http.tokens");
+        errors_.Error(item.Mark(), "missing required key 'token' in an item of http.tokens");
         ok = false;
       } else if (!token_kv.value.IsScalar() || !IsValidToken(token_kv.value.Scalar())) {
-        ValueError(token_kv, "a token must be a non-empty string of printable ASCII without spaces");
+        ValueError(token_kv,
+                   "a token must be a non-empty string of printable ASCII without spaces");
         ok = false;
       } else {
         token.token = token_kv.value.Scalar();
@@ -726,7 +572,7 @@ class ConfigParser {
       }
       const KeyValue& tenant_kv = section["tenant"];
       if (!tenant_kv.present) {
-        Error(item.Mark(), "missing required key 'tenant' in an item of http.tokens");
+        errors_.Error(item.Mark(), "missing required key 'tenant' in an item of http.tokens");
         ok = false;
       } else if (!tenant_kv.value.IsScalar() || (tenant_kv.value.Scalar() != kAllTenants &&
                                                  !devices::IsValidId(tenant_kv.value.Scalar()))) {
@@ -766,12 +612,12 @@ class ConfigParser {
     std::vector<std::string> normal;  // lexically normal forms, to catch ./r.yaml vs r.yaml
     for (const YAML::Node& item : kv.value) {
       if (!item.IsScalar() || item.Scalar().empty()) {
-        ItemError(item, "each item of 'rules' must be a file path (a non-empty string)");
+        errors_.ItemError(item, "each item of 'rules' must be a file path (a non-empty string)");
         continue;
       }
       std::string key = std::filesystem::path(item.Scalar()).lexically_normal().string();
       if (std::find(normal.begin(), normal.end(), key) != normal.end()) {
-        Error(item.Mark(), Concat("duplicate rules file ", Quoted(item.Scalar())));
+        errors_.Error(item.Mark(), Concat("duplicate rules file ", Quoted(item.Scalar())));
         continue;
       }
       normal.push_back(std::move(key));
@@ -780,9 +626,7 @@ class ConfigParser {
   }
 
   std::string_view text_;
-  LineIndex lines_;
-  std::string_view file_name_;
-  devices::Diagnostics errors_;
+  devices::YamlDiagnostics errors_;
 };
 
 // `path` against `base` when relative; "" stays "".
@@ -797,8 +641,7 @@ std::string Resolve(const std::filesystem::path& base, const std::string& path) 
 
 ConfigFile ParseConfig(std::string_view yaml_text, std::string_view file_name) {
   // yaml-cpp drops a UTF-8 byte order mark from its positions: so do we.
-  if (yaml_text.substr(0, kUtf8Bom.size()) == kUtf8Bom) yaml_text.remove_prefix(kUtf8Bom.size());
-  return ConfigParser(yaml_text, file_name).Run();
+  return ConfigParser(devices::StripUtf8Bom(yaml_text), file_name).Run();
 }
 
 ConfigFile LoadConfig(const std::string& path) {
