@@ -12,7 +12,7 @@ deps:
 
 build-release: deps
 	cmake --preset release >/dev/null
-	cmake --build --preset release -j $(JOBS)
+	cmake --build --preset release -j $(JOBS) --target precall precall_bench
 
 build-asan: deps
 	cmake --preset asan-ubsan >/dev/null
