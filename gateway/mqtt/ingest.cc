@@ -8,7 +8,17 @@ namespace precall::mqtt {
 MqttIngest::MqttIngest(MqttOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {}
 
-MqttIngest::~MqttIngest() { Stop(); }
+MqttIngest::~MqttIngest() {
+  Stop();
+  connection_.reset();  // the Paho client goes while everything it may call is alive
+}
+
+bool MqttIngest::subscribed() const {
+  if (!connected()) return false;
+  std::lock_guard<std::mutex> lock(subscribe_mu_);
+  return subscribe_token_ && subscribe_token_->is_complete() &&
+         subscribe_token_->get_return_code() == 0;
+}
 
 absl::Status MqttIngest::Start() {
   auto connection = Connection::Create(options_, options_.client_id, /*clean_session=*/false);
@@ -27,10 +37,11 @@ absl::Status MqttIngest::Start() {
 
 void MqttIngest::Subscribe() {
   try {
-    subscribed_.store(false);
     std::vector<int> qos(options_.topics.size(), options_.qos);
-    connection_->client().subscribe(::mqtt::string_collection::create(options_.topics), qos,
-                                    nullptr, subscribe_listener_);
+    ::mqtt::token_ptr token =
+        connection_->client().subscribe(::mqtt::string_collection::create(options_.topics), qos);
+    std::lock_guard<std::mutex> lock(subscribe_mu_);
+    subscribe_token_ = std::move(token);
   } catch (const ::mqtt::exception&) {
     // The connection dropped between connect and subscribe: the next
     // connected callback subscribes again.

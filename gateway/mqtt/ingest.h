@@ -15,8 +15,8 @@
 #ifndef PRECALL_GATEWAY_MQTT_INGEST_H_
 #define PRECALL_GATEWAY_MQTT_INGEST_H_
 
-#include <atomic>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string_view>
 
@@ -41,29 +41,22 @@ class MqttIngest {
   bool connected() const { return connection_ && connection_->connected(); }
   // Connected, and the broker acknowledged the subscriptions of this
   // connection: messages published from now on reach the handler.
-  bool subscribed() const { return connected() && subscribed_.load(std::memory_order_acquire); }
+  bool subscribed() const;
   uint64_t reconnects() const { return connection_ ? connection_->reconnects() : 0; }
   uint64_t connect_failures() const { return connection_ ? connection_->connect_failures() : 0; }
 
  private:
   void Subscribe();
 
-  // Marks the subscriptions acknowledged (Paho calls it on its own thread).
-  class SubscribeListener : public ::mqtt::iaction_listener {
-   public:
-    explicit SubscribeListener(std::atomic<bool>& subscribed) : subscribed_(subscribed) {}
-    void on_success(const ::mqtt::token&) override { subscribed_.store(true); }
-    void on_failure(const ::mqtt::token&) override {}
-
-   private:
-    std::atomic<bool>& subscribed_;
-  };
-
   MqttOptions options_;
   Handler handler_;
-  std::unique_ptr<Connection> connection_;
-  std::atomic<bool> subscribed_{false};
-  SubscribeListener subscribe_listener_{subscribed_};
+  // The token of this connection's subscribe request: complete with return
+  // code 0 once the broker acknowledged it. (No action listener: Paho calls
+  // listeners of pending requests while destroying the client, when a
+  // listener owned here may already be gone.)
+  mutable std::mutex subscribe_mu_;
+  ::mqtt::token_ptr subscribe_token_;
+  std::unique_ptr<Connection> connection_;  // last: destroyed first
 };
 
 }  // namespace precall::mqtt

@@ -14,7 +14,10 @@ constexpr auto kRetryEvery = std::chrono::milliseconds(500);
 CasePublisher::CasePublisher(MqttOptions options, core::CaseStore& store)
     : options_(std::move(options)), store_(store) {}
 
-CasePublisher::~CasePublisher() { Stop(); }
+CasePublisher::~CasePublisher() {
+  Stop();
+  connection_.reset();  // the Paho client goes while everything it may call is alive
+}
 
 absl::Status CasePublisher::Start() {
   auto connection =

@@ -75,7 +75,7 @@ class Gateway:
     def start_broker(self):
         self.procs["broker"] = subprocess.Popen(
             ["mosquitto", "-c", os.path.join(self.dir, "mosquitto.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert poll(self._port_open, 10), "mosquitto did not start"
 
     def _port_open(self):

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,8 +82,17 @@ absl::Status TestBroker::Start() {
     if (access(c, X_OK) == 0) binary = c;
   }
   if (binary == nullptr) return absl::FailedPreconditionError("mosquitto is not installed");
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    // Die with the test process, and never hold its stdout/stderr (ctest
+    // waits for EOF on them): a crashed test must not leave a broker behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    int null_fd = open("/dev/null", O_RDWR);
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
     execl(binary, binary, "-c", conf.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
