@@ -193,21 +193,14 @@ RuleSet::Built RuleSet::Build(std::vector<RuleSpec> specs) {
   }
   if (!built.errors.empty()) return built;
 
-  set->rules_by_slot_.resize(set->plan_.size());
   const std::size_t words = set->bitmap_words();
   set->slot_bits_.assign(set->plan_.size() * words, 0);
   set->dtc_bits_.assign(words, 0);
   for (uint32_t i = 0; i < set->rules_.size(); ++i) {
     const CompiledRule& rule = set->rules_[i];
     const uint64_t bit = uint64_t{1} << (i % 64);
-    for (uint32_t slot : rule.slots) {
-      set->rules_by_slot_[slot].push_back(i);
-      set->slot_bits_[slot * words + i / 64] |= bit;
-    }
-    if (rule.uses_dtc) {
-      set->dtc_rules_.push_back(i);
-      set->dtc_bits_[i / 64] |= bit;
-    }
+    for (uint32_t slot : rule.slots) set->slot_bits_[slot * words + i / 64] |= bit;
+    if (rule.uses_dtc) set->dtc_bits_[i / 64] |= bit;
     if (rule.uses_clock()) set->clock_rules_.push_back(i);
   }
   built.rules = std::move(set);

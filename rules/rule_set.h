@@ -71,21 +71,17 @@ class RuleSet {
   const std::vector<CompiledRule>& rules() const { return rules_; }
   const CompiledRule& rule(uint32_t index) const { return rules_[index]; }
   std::size_t size() const { return rules_.size(); }
-  // Rules naming plan slot `slot`, in rule order.
-  const std::vector<uint32_t>& RulesForSlot(uint32_t slot) const { return rules_by_slot_[slot]; }
-  // The same as a bitmap of rule indexes (bit r of word r / 64), and the
-  // bitmap of rules using dtc(): a sample's woken rules are the OR of these.
+  // The rules naming plan slot `slot`, as a bitmap of rule indexes (bit r of
+  // word r / 64), and the bitmap of rules using dtc(): a sample's woken rules
+  // are the OR of these, iterated in rule order.
   std::size_t bitmap_words() const { return (rules_.size() + 63) / 64; }
   const uint64_t* SlotBitmap(uint32_t slot) const { return &slot_bits_[slot * bitmap_words()]; }
   const uint64_t* DtcBitmap() const { return dtc_bits_.data(); }
-  const std::vector<uint32_t>& dtc_rules() const { return dtc_rules_; }
   const std::vector<uint32_t>& clock_rules() const { return clock_rules_; }
 
  private:
   devices::MetricPlan plan_;
   std::vector<CompiledRule> rules_;
-  std::vector<std::vector<uint32_t>> rules_by_slot_;
-  std::vector<uint32_t> dtc_rules_;
   std::vector<uint32_t> clock_rules_;
   std::vector<uint64_t> slot_bits_;  // plan.size() x bitmap_words()
   std::vector<uint64_t> dtc_bits_;   // bitmap_words()
