@@ -22,6 +22,10 @@ void Pipeline::Start() {
   started_ = true;
   for (auto& lane : lanes_) {
     Lane* l = lane.get();
+    {
+      absl::MutexLock lock(&l->requests_mu);
+      l->running = true;
+    }
     l->thread = std::thread([this, l] { Run(*l); });
   }
 }
@@ -45,6 +49,32 @@ bool Pipeline::Submit(std::string_view topic, std::string_view payload, int64_t 
   return lanes_[LaneFor(topic)]->ring.Push(topic, payload, receive_ms, journal_seq);
 }
 
+std::optional<DeviceView> Pipeline::QueryDevice(std::string_view tenant,
+                                                std::string_view device) {
+  std::string topic = "fleet/";
+  topic.append(tenant).append("/").append(device).append("/");
+  Lane& lane = *lanes_[LaneFor(topic)];
+  DeviceQuery query{.tenant = tenant, .device = device};
+  absl::MutexLock lock(&lane.requests_mu);
+  if (!lane.running) return lane.worker.ViewDevice(tenant, device);  // no thread owns it now
+  lane.requests.push_back(&query);
+  lane.has_requests.store(true, std::memory_order_release);
+  lane.ring.Nudge();
+  lane.requests_mu.Await(absl::Condition(&query.answered));
+  return std::move(query.answer);
+}
+
+void Pipeline::AnswerRequests(Lane& lane, bool last_time) {
+  absl::MutexLock lock(&lane.requests_mu);
+  if (last_time) lane.running = false;  // later queries read the idle worker directly
+  for (DeviceQuery* q : lane.requests) {
+    q->answer = lane.worker.ViewDevice(q->tenant, q->device);
+    q->answered = true;
+  }
+  lane.requests.clear();
+  lane.has_requests.store(false, std::memory_order_relaxed);
+}
+
 void Pipeline::Run(Lane& lane) {
   auto next_tick = std::chrono::steady_clock::now() + options_.tick;
   while (true) {
@@ -52,13 +82,18 @@ void Pipeline::Run(Lane& lane) {
       lane.worker.HandleMessage(m->topic, m->payload, m->receive_ms);
       lane.processed_seq.store(m->journal_seq, std::memory_order_release);
       lane.ring.Pop();
+      if (lane.has_requests.load(std::memory_order_acquire)) AnswerRequests(lane, false);
     }
+    if (lane.has_requests.load(std::memory_order_acquire)) AnswerRequests(lane, false);
     auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {
       lane.worker.AdvanceClock(clock_.NowMs());
       next_tick = now + options_.tick;
     }
-    if (lane.ring.closed() && lane.ring.Front() == nullptr) return;
+    if (lane.ring.closed() && lane.ring.Front() == nullptr) {
+      AnswerRequests(lane, true);
+      return;
+    }
     lane.ring.WaitForWork(std::chrono::duration_cast<std::chrono::milliseconds>(
         next_tick - std::chrono::steady_clock::now()));
   }

@@ -17,14 +17,18 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "devices/catalog.h"
 #include "gateway/core/case_book.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/counters.h"
+#include "gateway/core/device_view.h"
 #include "gateway/core/ring.h"
 #include "gateway/core/worker.h"
 #include "rules/rule_set.h"
@@ -58,10 +62,16 @@ class Pipeline {
   uint64_t processed_journal_seq(int worker) const {
     return lanes_[worker]->processed_seq.load(std::memory_order_acquire);
   }
+  // What the worker owning the device knows about it (HTTP API), or nullopt
+  // if no worker has seen it. Any thread; blocks until the owning worker
+  // answers between two messages (or at once when the workers are not running).
+  std::optional<DeviceView> QueryDevice(std::string_view tenant, std::string_view device);
+
   // Index of the worker that owns messages on `topic`.
   int LaneFor(std::string_view topic) const;
 
  private:
+  struct DeviceQuery;
   struct Lane {
     Lane(std::size_t capacity, std::shared_ptr<const rules::RuleSet> rules,
          std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases)
@@ -70,8 +80,21 @@ class Pipeline {
     Worker worker;
     std::atomic<uint64_t> processed_seq{0};
     std::thread thread;
+    // Requests from other threads, answered by the worker thread between two
+    // messages; `has_requests` keeps the mutex off the per-message path.
+    std::atomic<bool> has_requests{false};
+    absl::Mutex requests_mu;
+    std::vector<DeviceQuery*> requests ABSL_GUARDED_BY(requests_mu);
+    bool running ABSL_GUARDED_BY(requests_mu) = false;
+  };
+  struct DeviceQuery {
+    std::string_view tenant;
+    std::string_view device;
+    std::optional<DeviceView> answer;
+    bool answered = false;  // guarded by the lane's requests_mu
   };
   void Run(Lane& lane);
+  static void AnswerRequests(Lane& lane, bool last_time);
 
   const Options options_;
   Clock& clock_;

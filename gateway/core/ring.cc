@@ -73,8 +73,15 @@ void MessageRing::WaitForWork(std::chrono::milliseconds timeout) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   consumer_parked_.store(true, std::memory_order_seq_cst);
-  if (Front() == nullptr && !closed()) consumer_cv_.wait_for(lock, timeout);
+  if (Front() == nullptr && !closed() && !nudged_) consumer_cv_.wait_for(lock, timeout);
+  nudged_ = false;
   consumer_parked_.store(false, std::memory_order_relaxed);
+}
+
+void MessageRing::Nudge() {
+  std::lock_guard<std::mutex> lock(mu_);
+  nudged_ = true;
+  consumer_cv_.notify_one();
 }
 
 void MessageRing::WakeConsumer() {

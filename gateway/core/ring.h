@@ -54,6 +54,11 @@ class MessageRing {
   // `timeout` passes. Returns immediately when a message is there.
   void WaitForWork(std::chrono::milliseconds timeout);
 
+  // Wakes a parked consumer once (from any thread), e.g. because the worker
+  // has a request to answer besides the ring; the next WaitForWork after a
+  // Nudge returns at once even if the consumer was not parked yet.
+  void Nudge();
+
   // Wakes both sides for good; Push fails afterwards, and the consumer sees
   // closed() once it has drained what was pushed before.
   void Close();
@@ -80,6 +85,7 @@ class MessageRing {
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> producer_parks_{0};
   std::mutex mu_;
+  bool nudged_ = false;  // guarded by mu_
   std::condition_variable consumer_cv_;
   std::condition_variable producer_cv_;
 };

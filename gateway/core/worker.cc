@@ -45,6 +45,24 @@ const devices::DeviceState* Worker::FindDevice(std::string_view tenant,
   return it == index_by_key_.end() ? nullptr : &devices_[it->second].state;
 }
 
+std::optional<DeviceView> Worker::ViewDevice(std::string_view tenant,
+                                            std::string_view device) const {
+  const devices::DeviceState* state = FindDevice(tenant, device);
+  if (state == nullptr) return std::nullopt;
+  DeviceView view;
+  view.tenant = state->tenant();
+  view.device = state->device();
+  if (state->has_model()) view.model = state->model();
+  view.labels = state->labels();
+  std::sort(view.labels.begin(), view.labels.end());
+  if (state->last_seen() != devices::kNever) view.last_seen = state->last_seen();
+  state->ForEachMetric(
+      [&](std::string_view name, double value) { view.metrics.emplace_back(name, value); });
+  std::sort(view.metrics.begin(), view.metrics.end());
+  view.dtc = state->dtc();
+  return view;
+}
+
 Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view payload,
                                       int64_t receive_ms) {
   Outcome outcome;

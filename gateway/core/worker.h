@@ -27,6 +27,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@
 #include "gateway/core/case_book.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/counters.h"
+#include "gateway/core/device_view.h"
 #include "rules/rule_set.h"
 #include "rules/rule_state.h"
 
@@ -78,6 +80,9 @@ class Worker {
   std::size_t device_count() const { return devices_.size(); }
   // The device's state, or nullptr if this worker has not seen it.
   const devices::DeviceState* FindDevice(std::string_view tenant, std::string_view device) const;
+  // A copy of what the worker knows about a device (for the HTTP API), or
+  // nullopt if it has not seen it.
+  std::optional<DeviceView> ViewDevice(std::string_view tenant, std::string_view device) const;
 
  private:
   struct DeviceEntry {

@@ -100,5 +100,42 @@ TEST(PipelineTest, BothTopicsOfADeviceGoToTheSameWorker) {
   }
 }
 
+TEST(PipelineTest, QueryDeviceAsksTheOwningWorkerWhileItRunsAndAfterItStopped) {
+  PerDeviceSink sink;
+  CaseBook cases(sink);
+  WallClock clock;
+  // A long tick: the workers are parked when the queries come, so only the
+  // nudge can wake them in time.
+  Pipeline pipeline(Pipeline::Options{.workers = 2, .tick = std::chrono::hours(1)}, Rules(),
+                    nullptr, clock, cases);
+  pipeline.Start();
+  ASSERT_TRUE(pipeline.Submit("fleet/acme/d1/telemetry",
+                              R"({"ts":5000,"model":"EX200","labels":{"site":"n","a":"b"},)"
+                              R"("metrics":{"t":42.5,"other":1},"dtc":["P0217","SPN1.FMI2"]})",
+                              7000, 1));
+  std::optional<DeviceView> view;
+  // The answer reflects the sample once the worker has taken it.
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < deadline;) {
+    view = pipeline.QueryDevice("acme", "d1");
+    if (view) break;
+  }
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->tenant, "acme");
+  EXPECT_EQ(view->device, "d1");
+  EXPECT_EQ(view->model, "EX200");
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(view->labels, (Labels{{"a", "b"}, {"site", "n"}}));
+  EXPECT_EQ(view->last_seen, 7000);
+  using Metrics = std::vector<std::pair<std::string, double>>;
+  EXPECT_EQ(view->metrics, (Metrics{{"other", 1}, {"t", 42.5}}));
+  EXPECT_EQ(view->dtc, (std::vector<std::string>{"P0217", "SPN1.FMI2"}));
+  EXPECT_FALSE(pipeline.QueryDevice("acme", "nobody").has_value());
+  EXPECT_FALSE(pipeline.QueryDevice("globex", "d1").has_value());
+  pipeline.Stop();
+  ASSERT_TRUE(pipeline.QueryDevice("acme", "d1").has_value());
+  EXPECT_EQ(pipeline.QueryDevice("acme", "d1")->model, "EX200");
+}
+
 }  // namespace
 }  // namespace precall::core

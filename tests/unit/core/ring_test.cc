@@ -80,5 +80,28 @@ TEST(MessageRingTest, CloseWakesTheConsumerAndKeepsWhatWasPushed) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
+TEST(MessageRingTest, ANudgeWakesAParkedConsumerOrTheNextWait) {
+  MessageRing ring(4);
+  ring.Nudge();  // before the consumer waits: the next wait returns at once
+  auto start = std::chrono::steady_clock::now();
+  ring.WaitForWork(milliseconds(60000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+
+  std::atomic<bool> woke{false};
+  std::thread consumer([&] {
+    ring.WaitForWork(milliseconds(60000));  // empty, not closed: parks
+    woke = true;
+  });
+  // Nudge until the consumer is out; a nudge that lands before it parks is
+  // kept for its wait, so one suffices, but the test must not depend on timing.
+  EXPECT_TRUE(precall::testing::PollUntil([&] {
+    ring.Nudge();
+    return woke.load();
+  }));
+  consumer.join();
+  EXPECT_EQ(ring.Front(), nullptr);
+  EXPECT_FALSE(ring.closed());
+}
+
 }  // namespace
 }  // namespace precall::core
