@@ -1,5 +1,7 @@
 #include "gateway/core/case_book.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -177,6 +179,48 @@ void CaseBook::Restore(Case c) {
   if (c.active()) CountActive(c.severity, +1);
   std::string id = c.id;
   cases_.insert_or_assign(std::move(id), std::move(c));
+}
+
+std::vector<Case> CaseBook::List(const Query& q) const {
+  auto matches = [&q](const Case& c) {
+    if (q.tenant && c.tenant != *q.tenant) return false;
+    if (q.status && c.status != *q.status) return false;
+    if (q.active_only && !c.active()) return false;
+    if (q.device && c.device != *q.device) return false;
+    if (q.rule && c.rule != *q.rule) return false;
+    return !q.severity || c.severity == *q.severity;
+  };
+  auto newer = [](const Case* a, const Case* b) {
+    return a->opened_at != b->opened_at ? a->opened_at > b->opened_at : a->id < b->id;
+  };
+  absl::MutexLock lock(&mu_);
+  std::vector<const Case*> found;
+  for (const auto& [id, c] : cases_) {
+    if (matches(c)) found.push_back(&c);
+  }
+  const std::size_t n = std::min(q.limit, found.size());
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(n), found.end(),
+                    newer);
+  std::vector<Case> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(*found[i]);
+  return out;
+}
+
+std::vector<std::string> CaseBook::ActiveCaseIds(std::string_view tenant,
+                                                 std::string_view device) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<const Case*> found;
+  for (const auto& [id, c] : cases_) {
+    if (c.active() && c.tenant == tenant && c.device == device) found.push_back(&c);
+  }
+  std::sort(found.begin(), found.end(), [](const Case* a, const Case* b) {
+    return a->opened_at != b->opened_at ? a->opened_at < b->opened_at : a->id < b->id;
+  });
+  std::vector<std::string> ids;
+  ids.reserve(found.size());
+  for (const Case* c : found) ids.push_back(c->id);
+  return ids;
 }
 
 std::optional<Case> CaseBook::Find(std::string_view id) const {

@@ -17,9 +17,12 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "devices/string_map.h"
@@ -65,6 +68,23 @@ class CaseBook {
   absl::StatusOr<Case> Resolve(std::string_view id, std::string_view by, int64_t clock);
 
   std::optional<Case> Find(std::string_view id) const;
+
+  // The service center's queries (GET /v1/cases, /v1/devices): copies of the
+  // matching cases, newest opened_at first (ties: by id, so pages are stable), at
+  // most `limit`. A scan of every case under the lock: O(cases), which keeps
+  // the per-event path free of secondary indexes; cases are few next to samples.
+  struct Query {
+    std::optional<std::string> tenant;     // nullopt: every tenant
+    std::optional<CaseStatus> status;      // nullopt: any status
+    bool active_only = false;              // open or acknowledged
+    std::optional<std::string> device;
+    std::optional<std::string> rule;
+    std::optional<devices::Severity> severity;
+    std::size_t limit = 100;
+  };
+  std::vector<Case> List(const Query& query) const;
+  // Ids of the device's open or acknowledged cases, oldest opened first.
+  std::vector<std::string> ActiveCaseIds(std::string_view tenant, std::string_view device) const;
 
   // Start-up: takes back a case loaded from the store, before any decision
   // is made. A subject's latest case (the one a trigger updates or reopens)
