@@ -2,10 +2,12 @@
 #   make demo   install what is missing, build, and show cases opening
 #   make test   install what is missing, build with ASan+UBSan, run every test
 #   make bench  release build + micro-benchmarks and the replay benchmark
+#   make bench-e2e [QUICK=1]  release build + the end-to-end benchmark against the
+#               broker and Node-RED (bench/README.md); QUICK=1 takes under 5 minutes
 # Build flags live in CMakePresets.json; this file only sequences steps.
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build-release build-asan test demo bench clean
+.PHONY: deps build-release build-asan test demo bench bench-e2e clean
 
 deps:
 	@bash deploy/install-deps.sh
@@ -26,6 +28,11 @@ demo: build-release
 
 bench: build-release
 	@bash bench/run.sh build/release
+
+bench-e2e: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target precall precall_e2e_load_gen precall_e2e_sink
+	python3 bench/e2e/run.py --build build/release $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build

@@ -16,7 +16,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients libmosquitto-dev
   curl time python3
+  # the end-to-end benchmark (bench/e2e): its plot, G's profile, and Node-RED
+  # (which bench/e2e/run.py installs from npm into an ignored folder)
+  gnuplot-nox linux-perf nodejs
 )
+# Debian's npm, unless the installed nodejs brings its own (NodeSource's does).
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
