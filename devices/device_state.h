@@ -66,6 +66,14 @@ class DeviceState {
   // window points move to the new slots by metric name.
   void Rebind(const MetricPlan* plan);
 
+  // Checkpoints (crash recovery): everything Check/Apply/the rules read —
+  // model, labels, latest values and retained window points by metric name
+  // (so a checkpoint survives a change of rules), the DTC set, seq, ts,
+  // last seen, connectivity. Restore into a freshly constructed state with
+  // the current plan; false (state unspecified) on a malformed blob.
+  void AppendCheckpoint(std::string& out) const;
+  bool RestoreCheckpoint(std::string_view blob);
+
   // --- Reads for rule evaluation (by plan slot) ---
   // Latest value, or kUnknown if the device never reported the metric.
   double Latest(uint32_t slot) const { return slots_[slot].has_value ? slots_[slot].value : kUnknown; }

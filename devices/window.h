@@ -60,6 +60,19 @@ class MetricSeries {
 
   std::size_t retained_points() const { return static_cast<std::size_t>(end_ - begin_); }
 
+  // Checkpoints: the retained points, oldest first, and the shift the sums
+  // are taken against. Restoring = SetShift, then Push the points in order.
+  template <typename Fn>
+  void ForEachPoint(Fn&& fn) const {
+    for (uint64_t pos = begin_; pos != end_; ++pos) fn(At(pos).ts, At(pos).value);
+  }
+  bool has_shift() const { return has_shift_; }
+  double shift() const { return shift_; }
+  void SetShift(double shift) {
+    shift_ = shift;
+    has_shift_ = true;
+  }
+
  private:
   struct Point {
     int64_t ts;
