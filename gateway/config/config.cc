@@ -492,7 +492,8 @@ class ConfigParser {
 
   void ParseStorage(const KeyValue& kv, StorageConfig& storage) {
     Section section("storage.", {"path", "journal_retention", "journal_sync",
-                                 "group_commit_interval", "group_commit_size"});
+                                 "group_commit_interval", "group_commit_size",
+                                 "checkpoint_interval"});
     ReadSection(kv, section);
     if (std::optional<std::string> path = NonEmptyString(section["path"])) {
       storage.path = std::move(*path);
@@ -513,6 +514,7 @@ class ConfigParser {
     }
     Duration(section["group_commit_interval"], "1ms", "10s", storage.group_commit_interval_ms);
     Int(section["group_commit_size"], 1, kMaxGroupCommitSize, "", storage.group_commit_size);
+    Duration(section["checkpoint_interval"], "1s", "1h", storage.checkpoint_interval_ms);
   }
 
   void ParseHttp(const KeyValue& kv, HttpConfig& http) {

@@ -80,6 +80,9 @@ struct StorageConfig {
   JournalSync journal_sync = JournalSync::kGroup;   // default group
   int64_t group_commit_interval_ms = 5;             // default 5ms; 1ms..10s (group only)
   int group_commit_size = 256;                      // default 256; 1..1000000 (group only)
+  // How often each worker checkpoints the devices that changed: recovery
+  // re-applies at most about this much journal. Default 10s; 1s..1h.
+  int64_t checkpoint_interval_ms = 10 * 1000;
   bool operator==(const StorageConfig&) const = default;
 };
 

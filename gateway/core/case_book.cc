@@ -55,9 +55,37 @@ void CaseBook::Emit(EventType type, int64_t clock, const Case& c) {
   sink_.OnCaseEvent(event);
 }
 
+void CaseBook::Apply(const CaseSubject& device, std::span<CaseDecision> decisions,
+                     const DeviceCheckpoint* checkpoint) {
+  absl::MutexLock lock(&mu_);
+  bool emitted = false;
+  for (CaseDecision& d : decisions) {
+    CaseSubject subject = device;
+    subject.rule = d.rule;
+    if (d.kind == CaseDecision::Kind::kTrigger) {
+      emitted |= TriggerLocked(subject, d.tmpl, d.fault_started_at, d.clock, std::move(d.evidence));
+    } else {
+      emitted |= ClearLocked(subject, d.clock, std::move(d.evidence));
+    }
+  }
+  if (emitted) sink_.EndOfChange(checkpoint);
+}
+
 void CaseBook::Trigger(const CaseSubject& subject, const rules::CaseTemplate& tmpl,
                        int64_t fault_started_at, int64_t clock, Evidence evidence) {
   absl::MutexLock lock(&mu_);
+  if (TriggerLocked(subject, tmpl, fault_started_at, clock, std::move(evidence))) {
+    sink_.EndOfChange(nullptr);
+  }
+}
+
+void CaseBook::Clear(const CaseSubject& subject, int64_t clock, Evidence evidence) {
+  absl::MutexLock lock(&mu_);
+  if (ClearLocked(subject, clock, std::move(evidence))) sink_.EndOfChange(nullptr);
+}
+
+bool CaseBook::TriggerLocked(const CaseSubject& subject, const rules::CaseTemplate& tmpl,
+                             int64_t fault_started_at, int64_t clock, Evidence evidence) {
   std::string key = SubjectKey(subject);
   auto latest = latest_by_subject_.find(key);
   if (latest != latest_by_subject_.end()) {
@@ -74,7 +102,7 @@ void CaseBook::Trigger(const CaseSubject& subject, const rules::CaseTemplate& tm
       c.updated_at = clock;
       c.evidence = std::move(evidence);
       Emit(EventType::kUpdated, clock, c);
-      return;
+      return true;
     }
     if (tmpl.reopen_within_ms > 0 && c.resolved_at &&
         clock - *c.resolved_at <= tmpl.reopen_within_ms) {
@@ -89,7 +117,7 @@ void CaseBook::Trigger(const CaseSubject& subject, const rules::CaseTemplate& tm
       c.evidence = std::move(evidence);
       CountActive(c.severity, +1);
       Emit(EventType::kReopened, clock, c);
-      return;
+      return true;
     }
   }
   Case c;
@@ -113,14 +141,14 @@ void CaseBook::Trigger(const CaseSubject& subject, const rules::CaseTemplate& tm
   latest_by_subject_[key] = c.id;
   auto [it, inserted] = cases_.emplace(c.id, std::move(c));
   Emit(EventType::kOpened, clock, it->second);
+  return true;
 }
 
-void CaseBook::Clear(const CaseSubject& subject, int64_t clock, Evidence evidence) {
-  absl::MutexLock lock(&mu_);
+bool CaseBook::ClearLocked(const CaseSubject& subject, int64_t clock, Evidence evidence) {
   auto latest = latest_by_subject_.find(SubjectKey(subject));
-  if (latest == latest_by_subject_.end()) return;
+  if (latest == latest_by_subject_.end()) return false;
   Case& c = cases_.at(latest->second);
-  if (!c.active()) return;
+  if (!c.active()) return false;
   c.status = CaseStatus::kResolved;
   c.resolved_at = clock;
   c.resolved_by = "auto";
@@ -128,6 +156,7 @@ void CaseBook::Clear(const CaseSubject& subject, int64_t clock, Evidence evidenc
   c.evidence = std::move(evidence);
   CountActive(c.severity, -1);
   Emit(EventType::kResolved, clock, c);
+  return true;
 }
 
 absl::StatusOr<Case> CaseBook::Acknowledge(std::string_view id, std::string_view by,
@@ -144,6 +173,7 @@ absl::StatusOr<Case> CaseBook::Acknowledge(std::string_view id, std::string_view
   c.acknowledged_by = std::string(by);
   c.updated_at = clock;
   Emit(EventType::kAcknowledged, clock, c);
+  sink_.EndOfChange(nullptr);
   return c;
 }
 
@@ -159,6 +189,7 @@ absl::StatusOr<Case> CaseBook::Resolve(std::string_view id, std::string_view by,
   c.updated_at = clock;
   CountActive(c.severity, -1);
   Emit(EventType::kResolved, clock, c);
+  sink_.EndOfChange(nullptr);
   return c;
 }
 

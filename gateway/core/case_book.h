@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,18 @@ class CaseSink {
  public:
   virtual ~CaseSink() = default;
   virtual void OnCaseEvent(const CaseEvent& event) = 0;
+  // Ends one change: the events since the last call belong together (one
+  // message's decisions for one device), with that device's checkpoint if
+  // the worker keeps them (else null). A durable sink commits them atomically.
+  virtual void EndOfChange(const struct DeviceCheckpoint* /*checkpoint*/) {}
+};
+
+// A device's state as of a journal position, persisted with its case events
+// so that recovery resumes right after the message that caused them.
+struct DeviceCheckpoint {
+  std::string_view device_key;  // devices::EncodeDeviceKey
+  std::string_view blob;
+  uint64_t journal_watermark = 0;  // the last journal entry the blob includes
 };
 
 // Who a decision is about.
@@ -50,9 +63,27 @@ struct CaseSubject {
   const std::string* model = nullptr;  // null when the device has none
 };
 
+// One rule (or catalog) decision, buffered by a worker while it handles a
+// message and applied with the others of that message in one change.
+struct CaseDecision {
+  enum class Kind : unsigned char { kTrigger, kClear };
+  Kind kind = Kind::kTrigger;
+  std::string rule;
+  rules::CaseTemplate tmpl;   // kTrigger
+  int64_t fault_started_at = 0;  // kTrigger
+  int64_t clock = 0;
+  Evidence evidence;
+};
+
 class CaseBook {
  public:
   explicit CaseBook(CaseSink& sink, uint64_t next_seq = 1, uint64_t next_case_number = 1);
+
+  // Applies one device's decisions in order, as one change (see
+  // CaseSink::EndOfChange); their evidence is moved out. `device.rule` is
+  // ignored: each decision names its rule.
+  void Apply(const CaseSubject& device, std::span<CaseDecision> decisions,
+             const DeviceCheckpoint* checkpoint);
 
   // A rule (or catalog code) fired at fault time `fault_started_at`.
   void Trigger(const CaseSubject& subject, const rules::CaseTemplate& tmpl,
@@ -111,6 +142,12 @@ class CaseBook {
     Case current;
   };
   static std::string SubjectKey(const CaseSubject& subject);
+  // Return whether an event was emitted.
+  bool TriggerLocked(const CaseSubject& subject, const rules::CaseTemplate& tmpl,
+                     int64_t fault_started_at, int64_t clock, Evidence evidence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ClearLocked(const CaseSubject& subject, int64_t clock, Evidence evidence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Emit(EventType type, int64_t clock, const Case& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountActive(devices::Severity s, int delta);
 

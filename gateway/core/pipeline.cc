@@ -1,17 +1,23 @@
 #include "gateway/core/pipeline.h"
 
+#include <algorithm>
+#include <span>
+
 #include "absl/hash/hash.h"
+#include "devices/ids.h"
 
 namespace precall::core {
 
 Pipeline::Pipeline(Options options, std::shared_ptr<const rules::RuleSet> rules,
                    std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock,
                    CaseBook& cases)
-    : options_(options), clock_(clock) {
+    : options_(options), clock_(clock), clock_running_(options.clock_running) {
   const int n = options.workers < 1 ? 1 : options.workers;
+  Worker::Options worker_options;
+  worker_options.checkpoints = options.checkpoints != nullptr;
   for (int i = 0; i < n; ++i) {
-    lanes_.push_back(
-        std::make_unique<Lane>(options.ring_capacity, rules, catalog, clock, cases));
+    lanes_.push_back(std::make_unique<Lane>(options.ring_capacity, rules, catalog, clock, cases,
+                                            worker_options));
   }
 }
 
@@ -46,7 +52,58 @@ int Pipeline::LaneFor(std::string_view topic) const {
 
 bool Pipeline::Submit(std::string_view topic, std::string_view payload, int64_t receive_ms,
                       uint64_t journal_seq) {
-  return lanes_[LaneFor(topic)]->ring.Push(topic, payload, receive_ms, journal_seq);
+  if (!lanes_[LaneFor(topic)]->ring.Push(topic, payload, receive_ms, journal_seq)) return false;
+  if (journal_seq != 0) last_submitted_.store(journal_seq, std::memory_order_release);
+  return true;
+}
+
+bool Pipeline::RestoreDevice(std::string_view device_key, std::string_view checkpoint,
+                             uint64_t journal_watermark) {
+  auto ids = devices::DecodeDeviceKey(device_key);
+  if (!ids) return false;
+  std::string topic = "fleet/";
+  topic.append(ids->tenant).append("/").append(ids->device).append("/");
+  return lanes_[LaneFor(topic)]->worker.RestoreDevice(device_key, checkpoint, journal_watermark);
+}
+
+void Pipeline::WaitUntilIdle() {
+  for (auto& lane : lanes_) {
+    while (lane->ring.size() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void Pipeline::WriteCheckpoints(Lane& lane) {
+  // Read the submitted mark before looking at the ring: a message pushed
+  // after the look has a higher seq than the mark (see Submit).
+  const uint64_t submitted = last_submitted_.load(std::memory_order_acquire);
+  const uint64_t through = lane.ring.size() == 0
+                               ? submitted
+                               : lane.processed_seq.load(std::memory_order_relaxed);
+  std::vector<CheckpointRecord> records;
+  lane.worker.TakeCheckpoints(records);
+  lane.checkpointed_through.store(through, std::memory_order_release);
+  uint64_t recovery_start = UINT64_MAX;
+  for (const auto& l : lanes_) {
+    recovery_start = std::min(recovery_start, l->checkpointed_through.load(std::memory_order_acquire));
+  }
+  // Bounded batches, the recovery start with the last one.
+  constexpr std::size_t kBatch = 1024;
+  for (std::size_t i = 0; i < records.size() || i == 0; i += kBatch) {
+    const std::size_t n = std::min(kBatch, records.size() - i);
+    const bool last = i + n >= records.size();
+    if (!options_.checkpoints
+             ->PutCheckpoints(std::span<const CheckpointRecord>(records.data() + i, n),
+                              last ? recovery_start : 0)
+             .ok()) {
+      checkpoint_failures_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  uint64_t written = checkpointed_through_.load(std::memory_order_relaxed);
+  while (recovery_start > written &&
+         !checkpointed_through_.compare_exchange_weak(written, recovery_start,
+                                                      std::memory_order_relaxed)) {
+  }
 }
 
 std::optional<DeviceView> Pipeline::QueryDevice(std::string_view tenant,
@@ -64,8 +121,34 @@ std::optional<DeviceView> Pipeline::QueryDevice(std::string_view tenant,
   return std::move(query.answer);
 }
 
+void Pipeline::Reload(std::shared_ptr<const rules::RuleSet> rules,
+                      std::shared_ptr<const devices::FaultCatalog> catalog) {
+  for (auto& lane : lanes_) {
+    absl::MutexLock lock(&lane->requests_mu);
+    if (!lane->running) {  // no thread owns the worker now
+      lane->worker.Reload(rules, catalog);
+      continue;
+    }
+    lane->next_rules = rules;
+    lane->next_catalog = catalog;
+    lane->has_requests.store(true, std::memory_order_release);
+    lane->ring.Nudge();
+  }
+  for (auto& lane : lanes_) {
+    absl::MutexLock lock(&lane->requests_mu);
+    lane->requests_mu.Await(absl::Condition(
+        +[](Lane* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->requests_mu) { return l->next_rules == nullptr; },
+        lane.get()));
+  }
+}
+
 void Pipeline::AnswerRequests(Lane& lane, bool last_time) {
   absl::MutexLock lock(&lane.requests_mu);
+  if (lane.next_rules != nullptr) {
+    lane.worker.Reload(std::move(lane.next_rules), std::move(lane.next_catalog));
+    lane.next_rules = nullptr;
+    lane.next_catalog = nullptr;
+  }
   if (last_time) lane.running = false;  // later queries read the idle worker directly
   for (DeviceQuery* q : lane.requests) {
     q->answer = lane.worker.ViewDevice(q->tenant, q->device);
@@ -77,20 +160,27 @@ void Pipeline::AnswerRequests(Lane& lane, bool last_time) {
 
 void Pipeline::Run(Lane& lane) {
   auto next_tick = std::chrono::steady_clock::now() + options_.tick;
+  auto next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_interval;
   while (true) {
     while (const RingMessage* m = lane.ring.Front()) {
-      lane.worker.HandleMessage(m->topic, m->payload, m->receive_ms);
-      lane.processed_seq.store(m->journal_seq, std::memory_order_release);
+      lane.worker.HandleMessage(m->topic, m->payload, m->receive_ms, m->journal_seq);
+      if (m->journal_seq != 0) lane.processed_seq.store(m->journal_seq, std::memory_order_release);
       lane.ring.Pop();
       if (lane.has_requests.load(std::memory_order_acquire)) AnswerRequests(lane, false);
     }
     if (lane.has_requests.load(std::memory_order_acquire)) AnswerRequests(lane, false);
     auto now = std::chrono::steady_clock::now();
+    const bool clock_running = clock_running_.load(std::memory_order_acquire);
     if (now >= next_tick) {
-      lane.worker.AdvanceClock(clock_.NowMs());
+      if (clock_running) lane.worker.AdvanceClock(clock_.NowMs());
       next_tick = now + options_.tick;
     }
+    if (options_.checkpoints != nullptr && clock_running && now >= next_checkpoint) {
+      WriteCheckpoints(lane);
+      next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_interval;
+    }
     if (lane.ring.closed() && lane.ring.Front() == nullptr) {
+      if (options_.checkpoints != nullptr) WriteCheckpoints(lane);
       AnswerRequests(lane, true);
       return;
     }

@@ -8,6 +8,15 @@
 // parks; a full ring blocks the ingest thread (back-pressure to the broker
 // over TCP), never drops.
 //
+// Checkpoints (with a checkpoint store): case changes carry their device's
+// checkpoint (see Worker); besides, every checkpoint_interval each worker
+// writes the checkpoints of its devices changed since their last one, and
+// the recovery start: the journal seq up to which every worker has
+// processed everything routed to it. All devices' states then include every
+// journal entry up to that seq, so recovery = restore the checkpoints, then
+// Submit the journal after the recovery start (each device skips what its
+// checkpoint already holds) with the clock stopped, then start the clock.
+//
 // Thread: Submit from the single ingest thread; Start/Stop from the owner;
 // the counters from any thread.
 #ifndef PRECALL_GATEWAY_CORE_PIPELINE_H_
@@ -29,6 +38,7 @@
 #include "gateway/core/clock.h"
 #include "gateway/core/counters.h"
 #include "gateway/core/device_view.h"
+#include "gateway/core/ports.h"
 #include "gateway/core/ring.h"
 #include "gateway/core/worker.h"
 #include "rules/rule_set.h"
@@ -41,6 +51,9 @@ class Pipeline {
     int workers = 2;
     std::size_t ring_capacity = 4096;
     std::chrono::milliseconds tick{1000};  // how often silent() rules are looked at
+    CaseStore* checkpoints = nullptr;        // null: no checkpoints (tests, benchmarks)
+    std::chrono::milliseconds checkpoint_interval{10000};
+    bool clock_running = true;  // false: no ticks until StartClock() (recovery)
   };
 
   Pipeline(Options options, std::shared_ptr<const rules::RuleSet> rules,
@@ -52,8 +65,26 @@ class Pipeline {
   // False once stopped.
   bool Submit(std::string_view topic, std::string_view payload, int64_t receive_ms,
               uint64_t journal_seq);
-  // Closes the rings, lets the workers drain what was submitted, joins them.
+  // Closes the rings, lets the workers drain what was submitted, writes a
+  // last round of checkpoints, joins them.
   void Stop();
+
+  // Recovery, before Start(): takes back one device's checkpoint.
+  bool RestoreDevice(std::string_view device_key, std::string_view checkpoint,
+                     uint64_t journal_watermark);
+  // Blocks until every message submitted so far has been processed.
+  void WaitUntilIdle();
+  // Starts the clock ticks (silent() rules) and periodic checkpoints.
+  void StartClock() { clock_running_.store(true, std::memory_order_release); }
+  // The recovery start last written: the journal seq up to which the device
+  // checkpoints hold every message (a restart re-applies the journal after it).
+  uint64_t checkpointed_through() const {
+    return checkpointed_through_.load(std::memory_order_relaxed);
+  }
+  // Failed checkpoint writes (the store reports the reason).
+  uint64_t checkpoint_failures() const {
+    return checkpoint_failures_.load(std::memory_order_relaxed);
+  }
 
   int workers() const { return static_cast<int>(lanes_.size()); }
   const WorkerCounters& counters(int worker) const { return lanes_[worker]->worker.counters(); }
@@ -67,6 +98,12 @@ class Pipeline {
   // answers between two messages (or at once when the workers are not running).
   std::optional<DeviceView> QueryDevice(std::string_view tenant, std::string_view device);
 
+  // Rule reload (SIGHUP): each worker switches to the new rules and catalog
+  // between two messages (Worker::Reload). Any thread; returns once every
+  // worker has switched.
+  void Reload(std::shared_ptr<const rules::RuleSet> rules,
+              std::shared_ptr<const devices::FaultCatalog> catalog);
+
   // Index of the worker that owns messages on `topic`.
   int LaneFor(std::string_view topic) const;
 
@@ -74,17 +111,23 @@ class Pipeline {
   struct DeviceQuery;
   struct Lane {
     Lane(std::size_t capacity, std::shared_ptr<const rules::RuleSet> rules,
-         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases)
-        : ring(capacity), worker(std::move(rules), std::move(catalog), clock, cases) {}
+         std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases,
+         Worker::Options options)
+        : ring(capacity), worker(std::move(rules), std::move(catalog), clock, cases, options) {}
     MessageRing ring;
     Worker worker;
     std::atomic<uint64_t> processed_seq{0};
+    // Everything routed to this lane up to this journal seq was processed
+    // when the lane last wrote its checkpoints.
+    std::atomic<uint64_t> checkpointed_through{0};
     std::thread thread;
     // Requests from other threads, answered by the worker thread between two
     // messages; `has_requests` keeps the mutex off the per-message path.
     std::atomic<bool> has_requests{false};
     absl::Mutex requests_mu;
     std::vector<DeviceQuery*> requests ABSL_GUARDED_BY(requests_mu);
+    std::shared_ptr<const rules::RuleSet> next_rules ABSL_GUARDED_BY(requests_mu);
+    std::shared_ptr<const devices::FaultCatalog> next_catalog ABSL_GUARDED_BY(requests_mu);
     bool running ABSL_GUARDED_BY(requests_mu) = false;
   };
   struct DeviceQuery {
@@ -95,9 +138,14 @@ class Pipeline {
   };
   void Run(Lane& lane);
   static void AnswerRequests(Lane& lane, bool last_time);
+  void WriteCheckpoints(Lane& lane);
 
   const Options options_;
   Clock& clock_;
+  std::atomic<bool> clock_running_;
+  std::atomic<uint64_t> last_submitted_{0};  // journal seq, written after the push
+  std::atomic<uint64_t> checkpoint_failures_{0};
+  std::atomic<uint64_t> checkpointed_through_{0};
   std::vector<std::unique_ptr<Lane>> lanes_;
   bool started_ = false;
   bool stopped_ = false;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,15 @@ struct CaseCommit {
   uint64_t next_case_number = 0;  // so case ids are never reused across restarts
 };
 
+// A device checkpoint written outside a case change (periodically, and at
+// shutdown): the device's state including every journal entry up to
+// `journal_watermark`.
+struct CheckpointRecord {
+  std::string device_key;
+  std::string checkpoint;
+  uint64_t journal_watermark = 0;
+};
+
 struct OutboxEntry {
   uint64_t event_seq = 0;
   std::string topic;
@@ -74,10 +84,21 @@ struct OutboxEntry {
 class CaseStore {
  public:
   virtual ~CaseStore() = default;
-  virtual absl::Status Commit(const CaseCommit& commit) = 0;
+  // Commits case changes in one atomic batch, in the order given (seq order):
+  // all of them or none. A sample that changes several cases commits them
+  // together with the device checkpoint, so recovery never re-applies half of it.
+  virtual absl::Status CommitAll(std::span<const CaseCommit> commits) = 0;
+  absl::Status Commit(const CaseCommit& commit) { return CommitAll({&commit, 1}); }
   // A device checkpoint without a case change (periodic, and at shutdown).
   virtual absl::Status PutCheckpoint(std::string_view device_key, std::string_view checkpoint,
                                      uint64_t journal_watermark) = 0;
+  // Periodic checkpoints of many devices, and the journal seq after which
+  // recovery must re-apply the journal (it never moves back), in one atomic
+  // batch. See Pipeline for why one number suffices.
+  virtual absl::Status PutCheckpoints(std::span<const CheckpointRecord> records,
+                                      uint64_t recovery_start) = 0;
+  // The last recovery start stored (0: re-apply the whole journal).
+  virtual uint64_t recovery_start() = 0;
   virtual absl::Status ForEachCheckpoint(
       const std::function<void(std::string_view device_key, std::string_view checkpoint,
                                 uint64_t journal_watermark)>& visit) = 0;
@@ -87,12 +108,17 @@ class CaseStore {
   virtual absl::StatusOr<std::vector<std::string>> EventsAfter(uint64_t after,
                                                                std::size_t limit) = 0;
   virtual absl::StatusOr<std::string> EventJson(uint64_t event_seq) = 0;
+  // One case's events, in seq order: the last `limit` of them (GET /v1/cases/{id}).
+  virtual absl::StatusOr<std::vector<std::string>> CaseEvents(std::string_view case_id,
+                                                              std::size_t limit) = 0;
   // The last committed event seq and next case number (0 and 1 when empty).
   virtual uint64_t last_event_seq() const = 0;
   virtual uint64_t next_case_number() const = 0;
   // The outbox, oldest first; entries leave it once the broker acknowledged them.
   virtual absl::StatusOr<std::vector<OutboxEntry>> Outbox(std::size_t limit) = 0;
   virtual absl::Status RemoveFromOutbox(uint64_t event_seq) = 0;
+  // How many entries the outbox holds now (a gauge for /metrics).
+  virtual uint64_t outbox_depth() const = 0;
 };
 
 }  // namespace precall::core

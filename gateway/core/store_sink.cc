@@ -9,16 +9,33 @@ std::string StoreSink::TopicFor(const Case& c) {
 }
 
 void StoreSink::OnCaseEvent(const CaseEvent& event) {
-  commit_.event_seq = event.seq;
-  commit_.case_id = event.snapshot.id;
-  commit_.event_json.clear();
-  AppendEventJson(commit_.event_json, event);
-  commit_.case_json.clear();
-  AppendCaseJson(commit_.case_json, event.snapshot);
-  commit_.topic = TopicFor(event.snapshot);
-  commit_.next_case_number = event.next_case_number;
-  if (!store_.Commit(commit_).ok()) {
-    failures_.fetch_add(1, std::memory_order_relaxed);
+  if (pending_ == commits_.size()) commits_.emplace_back();
+  CaseCommit& commit = commits_[pending_++];
+  commit.event_seq = event.seq;
+  commit.case_id = event.snapshot.id;
+  commit.event_json.clear();
+  AppendEventJson(commit.event_json, event);
+  commit.case_json.clear();
+  AppendCaseJson(commit.case_json, event.snapshot);
+  commit.topic = TopicFor(event.snapshot);
+  commit.next_case_number = event.next_case_number;
+  commit.device_key.clear();
+  commit.checkpoint.clear();
+  commit.journal_watermark = 0;
+}
+
+void StoreSink::EndOfChange(const DeviceCheckpoint* checkpoint) {
+  if (pending_ == 0) return;
+  if (checkpoint != nullptr) {
+    CaseCommit& last = commits_[pending_ - 1];
+    last.device_key = checkpoint->device_key;
+    last.checkpoint = checkpoint->blob;
+    last.journal_watermark = checkpoint->journal_watermark;
+  }
+  const std::size_t n = pending_;
+  pending_ = 0;
+  if (!store_.CommitAll(std::span<const CaseCommit>(commits_.data(), n)).ok()) {
+    failures_.fetch_add(n, std::memory_order_relaxed);
     return;
   }
   if (on_commit_) on_commit_();

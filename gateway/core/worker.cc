@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "devices/byte_codec.h"
 #include "devices/ids.h"
 #include "rules/program.h"
 
@@ -18,7 +19,48 @@ Worker::Worker(std::shared_ptr<const rules::RuleSet> rules,
       options_(options),
       clock_(clock),
       cases_(cases),
-      woken_(rules_->bitmap_words(), 0) {}
+      woken_(rules_->bitmap_words(), 0) {
+  IndexRules();
+}
+
+void Worker::IndexRules() {
+  rule_hashes_.clear();
+  rule_by_name_.clear();
+  for (uint32_t r = 0; r < rules_->size(); ++r) {
+    rule_hashes_.push_back(devices::StableHash(rules_->rule(r).fingerprint));
+    rule_by_name_.emplace(rules_->rule(r).name, r);
+  }
+}
+
+void Worker::Reload(std::shared_ptr<const rules::RuleSet> rules,
+                    std::shared_ptr<const devices::FaultCatalog> catalog) {
+  std::shared_ptr<const rules::RuleSet> old = std::move(rules_);
+  const std::vector<uint64_t> old_hashes = rule_hashes_;
+  rules_ = std::move(rules);
+  catalog_ = std::move(catalog);
+  IndexRules();
+  woken_.assign(rules_->bitmap_words(), 0);
+  clock_queue_ = {};
+  for (uint32_t index = 0; index < devices_.size(); ++index) {
+    DeviceEntry& entry = devices_[index];
+    entry.state.Rebind(&rules_->plan());
+    // A rule keeps its state only if its definition did not change.
+    std::vector<std::pair<uint32_t, rules::RuleState>> kept;
+    for (const auto& [old_rule, rs] : entry.rule_states) {
+      auto now = rule_by_name_.find(old->rule(old_rule).name);
+      if (now != rule_by_name_.end() && rule_hashes_[now->second] == old_hashes[old_rule]) {
+        kept.emplace_back(now->second, rs);
+      }
+    }
+    std::sort(kept.begin(), kept.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    entry.rule_states = std::move(kept);
+    entry.selected_version = UINT32_MAX;
+    entry.clock_due = kNotDue;
+    if (!rules_->clock_rules().empty()) ScheduleClock(entry, index, devices::kNever);
+    MarkDirty(entry, index);
+  }
+}
 
 void Worker::Reject(Outcome& outcome, RejectReason reason) {
   counters_.Reject(reason);
@@ -36,6 +78,7 @@ Worker::DeviceEntry& Worker::FindOrAdd(std::string_view key, std::string_view te
   devices_.emplace_back(std::string(tenant), std::string(device), &rules_->plan(),
                         &metric_names_);
   index_by_key_.emplace(std::string(key), index);
+  counters_.devices_known.Add();
   return devices_.back();
 }
 
@@ -64,16 +107,23 @@ std::optional<DeviceView> Worker::ViewDevice(std::string_view tenant,
 }
 
 Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view payload,
-                                      int64_t receive_ms) {
+                                      int64_t receive_ms, uint64_t journal_seq) {
   Outcome outcome;
-  counters_.messages_received.Add();
   auto parsed = devices::ParseTopic(topic);
+  // "fleet/" + tenant + "/" + device: the device key is a slice of the topic.
+  std::string_view key =
+      parsed ? topic.substr(6, parsed->tenant.size() + 1 + parsed->device.size()) : topic;
+  if (parsed && journal_seq != 0) {
+    auto known = index_by_key_.find(key);
+    if (known != index_by_key_.end() && devices_[known->second].watermark >= journal_seq) {
+      return outcome;  // already in the device's restored checkpoint
+    }
+  }
+  counters_.messages_received.Add();
   if (!parsed) {
     Reject(outcome, RejectReason::kBadTopic);
     return outcome;
   }
-  // "fleet/" + tenant + "/" + device: the device key is a slice of the topic.
-  std::string_view key = topic.substr(6, parsed->tenant.size() + 1 + parsed->device.size());
 
   if (parsed->kind == devices::TopicKind::kStatus) {
     devices::Connectivity c;
@@ -86,7 +136,10 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
       return outcome;
     }
     uint32_t index;
-    FindOrAdd(key, parsed->tenant, parsed->device, index).state.SetConnectivity(c);
+    DeviceEntry& entry = FindOrAdd(key, parsed->tenant, parsed->device, index);
+    entry.state.SetConnectivity(c);
+    if (journal_seq != 0) entry.watermark = journal_seq;
+    MarkDirty(entry, index);
     ++outcome.accepted;
     return outcome;
   }
@@ -96,36 +149,160 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
     Reject(outcome, message_reject);
     return outcome;
   }
+  DeviceEntry* current = nullptr;
+  uint32_t current_index = 0;
   for (const devices::Sample& sample : decoder_.samples()) {
     if (sample.reject != RejectReason::kNone) {
       Reject(outcome, sample.reject);
       continue;
     }
-    const int64_t ts = sample.has_ts ? sample.ts : (clock_.IsDataClock() ? clock_.NowMs() : receive_ms);
-    if (sample.has_ts && clock_.HasTime() && ts - clock_.NowMs() > devices::kMaxClockSkewMs) {
+    // Serving, the gateway clock of a message is its receive time: the same
+    // when recovery re-applies it from the journal later.
+    const bool data_clock = clock_.IsDataClock();
+    const int64_t gateway_now = data_clock ? clock_.NowMs() : receive_ms;
+    const int64_t ts = sample.has_ts ? sample.ts : gateway_now;
+    if (sample.has_ts && clock_.HasTime() && ts - gateway_now > devices::kMaxClockSkewMs) {
       Reject(outcome, RejectReason::kClockSkew);
       continue;
     }
     uint32_t index;
     DeviceEntry& entry = FindOrAdd(key, parsed->tenant, parsed->device, index);
+    current = &entry;
+    current_index = index;
     RejectReason reason = entry.state.Check(sample, ts);
     if (reason != RejectReason::kNone) {
       Reject(outcome, reason);
       continue;
     }
-    const int64_t seen_at = clock_.IsDataClock() ? ts : receive_ms;
+    const int64_t seen_at = data_clock ? ts : receive_ms;
     entry.state.Apply(sample, ts, seen_at, effects_);
     counters_.samples_processed.Add();
     ++outcome.accepted;
     const bool advanced = clock_.Observe(ts);
-    const int64_t clock = clock_.NowMs();
+    const int64_t clock = data_clock ? clock_.NowMs() : receive_ms;
+    counters_.ingest_lag_ms.Record(clock_.NowMs() - ts);  // now: processed, not received
     if (!effects_.left.empty() || !effects_.entered.empty()) ApplyCatalog(entry, ts, clock);
     EvaluateWokenRules(entry, ts, clock);
     // The device reported: its silent() rules may read differently now.
     if (!rules_->clock_rules().empty()) ScheduleClock(entry, index, clock);
-    if (advanced) AdvanceClock(clock);
+    if (advanced) {
+      FlushDecisions(entry);  // the sample's own decisions come first
+      AdvanceClock(clock);
+    }
+  }
+  if (current != nullptr) {
+    if (journal_seq != 0) current->watermark = journal_seq;
+    if (outcome.accepted > 0) MarkDirty(*current, current_index);
+    const bool decided = !decisions_.empty();
+    FlushDecisions(*current);  // commits the case events
+    if (decided) counters_.case_latency_ms.Record(clock_.NowMs() - current->state.last_ts());
   }
   return outcome;
+}
+
+void Worker::Decide(CaseDecision::Kind kind, std::string_view rule,
+                    const rules::CaseTemplate* tmpl, int64_t fault_started_at, int64_t clock,
+                    Evidence evidence) {
+  CaseDecision& d = decisions_.emplace_back();
+  d.kind = kind;
+  d.rule.assign(rule);
+  if (tmpl != nullptr) d.tmpl = *tmpl;
+  d.fault_started_at = fault_started_at;
+  d.clock = clock;
+  d.evidence = std::move(evidence);
+}
+
+void Worker::FlushDecisions(DeviceEntry& entry) {
+  if (decisions_.empty()) return;
+  DeviceCheckpoint checkpoint;
+  if (options_.checkpoints) {
+    device_key_ = devices::EncodeDeviceKey(entry.state.tenant(), entry.state.device());
+    checkpoint_.clear();
+    AppendCheckpoint(entry, checkpoint_);
+    checkpoint = DeviceCheckpoint{device_key_, checkpoint_, entry.watermark};
+  }
+  cases_.Apply(SubjectFor(entry, ""), decisions_, options_.checkpoints ? &checkpoint : nullptr);
+  decisions_.clear();
+}
+
+void Worker::MarkDirty(DeviceEntry& entry, uint32_t index) {
+  if (!options_.checkpoints || entry.dirty) return;
+  entry.dirty = true;
+  dirty_.push_back(index);
+}
+
+// Worker checkpoint (version 1): u8 version, str device state, rule states
+// (count, str rule name, u64 definition hash, i64 pending_since,
+// i64 clear_since, u8 flags triggered|case_active).
+void Worker::AppendCheckpoint(const DeviceEntry& entry, std::string& out) {
+  devices::ByteWriter w(out);
+  w.U8(1);
+  device_blob_.clear();
+  entry.state.AppendCheckpoint(device_blob_);
+  w.Str(device_blob_);
+  w.Varint(entry.rule_states.size());
+  for (const auto& [rule, rs] : entry.rule_states) {
+    w.Str(rules_->rule(rule).name);
+    w.Fixed64(rule_hashes_[rule]);
+    w.I64(rs.pending_since);
+    w.I64(rs.clear_since);
+    w.U8((rs.triggered ? 1 : 0) | (rs.case_active ? 2 : 0));
+  }
+}
+
+bool Worker::RestoreDevice(std::string_view device_key, std::string_view blob,
+                           uint64_t watermark) {
+  auto ids = devices::DecodeDeviceKey(device_key);
+  if (!ids || ids->consumed != device_key.size() || !devices::IsValidId(ids->tenant) ||
+      !devices::IsValidId(ids->device)) {
+    return false;
+  }
+  devices::ByteReader r(blob);
+  if (r.U8() != 1) return false;
+  std::string_view device_blob = r.Str();
+  std::vector<std::pair<uint32_t, rules::RuleState>> states;
+  for (uint64_t n = r.Count(27); n > 0; --n) {
+    std::string_view name = r.Str();
+    const uint64_t hash = r.Fixed64();
+    rules::RuleState rs;
+    rs.pending_since = r.I64();
+    rs.clear_since = r.I64();
+    const uint8_t flags = r.U8();
+    rs.triggered = (flags & 1) != 0;
+    rs.case_active = (flags & 2) != 0;
+    auto rule = rule_by_name_.find(name);
+    if (rule == rule_by_name_.end() || rule_hashes_[rule->second] != hash) continue;
+    states.emplace_back(rule->second, rs);
+  }
+  if (!r.done()) return false;
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  devices::DeviceState state(std::string(ids->tenant), std::string(ids->device), &rules_->plan(),
+                             &metric_names_);
+  if (!state.RestoreCheckpoint(device_blob)) return false;
+  const std::string key = devices::DeviceKey(ids->tenant, ids->device);
+  uint32_t index;
+  DeviceEntry& entry = FindOrAdd(key, ids->tenant, ids->device, index);
+  entry.state = std::move(state);
+  entry.rule_states = std::move(states);
+  entry.selected_version = UINT32_MAX;
+  entry.watermark = watermark;
+  // Silent rules: look at the device at the first clock advance.
+  if (!rules_->clock_rules().empty()) ScheduleClock(entry, index, devices::kNever);
+  return true;
+}
+
+void Worker::TakeCheckpoints(std::vector<CheckpointRecord>& out) {
+  for (uint32_t index : dirty_) {
+    DeviceEntry& entry = devices_[index];
+    entry.dirty = false;
+    CheckpointRecord& record = out.emplace_back();
+    record.device_key = devices::EncodeDeviceKey(entry.state.tenant(), entry.state.device());
+    AppendCheckpoint(entry, record.checkpoint);
+    record.journal_watermark = entry.watermark;
+  }
+  dirty_.clear();
 }
 
 CaseSubject Worker::SubjectFor(const DeviceEntry& entry, std::string_view rule) const {
@@ -137,7 +314,7 @@ void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
   const devices::DeviceState& state = entry.state;
   for (const std::string& code : effects_.left) {
     rule_name_.assign("dtc:").append(code);
-    cases_.Clear(SubjectFor(entry, rule_name_), clock, {});
+    Decide(CaseDecision::Kind::kClear, rule_name_, nullptr, 0, clock, {});
   }
   if (!catalog_) return;
   for (const std::string& code : effects_.entered) {
@@ -147,7 +324,7 @@ void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
     if (found == nullptr || !found->open_case) continue;
     rule_name_.assign("dtc:").append(code);
     rules::CaseTemplate tmpl{found->severity, found->diagnosis, found->skill, found->parts, 0};
-    cases_.Trigger(SubjectFor(entry, rule_name_), tmpl, ts, clock, {});
+    Decide(CaseDecision::Kind::kTrigger, rule_name_, &tmpl, ts, clock, {});
   }
 }
 
@@ -211,10 +388,10 @@ void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, 
   }
   const rules::Decision d = rules::Advance(rs, when, clear, now, rule.for_ms, rule.clear_for_ms);
   if (d.kind == rules::Decision::Kind::kFired) {
-    cases_.Trigger(SubjectFor(entry, rule.name), rule.case_template, d.fault_started_at, clock,
-                   EvidenceFor(rule, state));
+    Decide(CaseDecision::Kind::kTrigger, rule.name, &rule.case_template, d.fault_started_at, clock,
+           EvidenceFor(rule, state));
   } else if (d.kind == rules::Decision::Kind::kCleared) {
-    cases_.Clear(SubjectFor(entry, rule.name), clock, EvidenceFor(rule, state));
+    Decide(CaseDecision::Kind::kClear, rule.name, nullptr, 0, clock, EvidenceFor(rule, state));
   }
   if (rs.idle()) states.erase(it);
 }
@@ -281,6 +458,8 @@ void Worker::AdvanceClock(int64_t now) {
     for (uint32_t rule : rules_->clock_rules()) {
       if (Selected(entry, rule)) EvaluateRule(entry, rule, now, now);
     }
+    MarkDirty(entry, index);
+    FlushDecisions(entry);
     int64_t next = NextClockDue(entry, now);
     if (next != kNotDue) ScheduleClock(entry, index, next);
   }

@@ -43,6 +43,7 @@
 #include "gateway/core/clock.h"
 #include "gateway/core/counters.h"
 #include "gateway/core/device_view.h"
+#include "gateway/core/ports.h"
 #include "rules/rule_set.h"
 #include "rules/rule_state.h"
 
@@ -55,6 +56,11 @@ class Worker {
     // contract's literal definition, which the scheduled form must equal.
     // For tests; costs O(devices) per advance.
     bool evaluate_every_device_on_clock = false;
+    // Serve: hand the case book each device's checkpoint with its case
+    // changes, and keep track of devices changed since their last
+    // checkpoint (TakeCheckpoints). Needs a wall clock: a data clock's
+    // mid-message clock advances would split a message's change.
+    bool checkpoints = false;
   };
   Worker(std::shared_ptr<const rules::RuleSet> rules,
          std::shared_ptr<const devices::FaultCatalog> catalog, Clock& clock, CaseBook& cases,
@@ -69,12 +75,31 @@ class Worker {
     int rejected = 0;  // samples (or whole messages) dropped
     devices::RejectReason first_reject = devices::RejectReason::kNone;
   };
-  // `receive_ms` is the gateway clock when the message arrived.
-  Outcome HandleMessage(std::string_view topic, std::string_view payload, int64_t receive_ms);
+  // `receive_ms` is the gateway clock when the message arrived;
+  // `journal_seq` its journal position (0: not journaled). A message at or
+  // below its device's watermark (already in a restored checkpoint) is
+  // skipped without effect: recovery re-applies the journal through here.
+  Outcome HandleMessage(std::string_view topic, std::string_view payload, int64_t receive_ms,
+                        uint64_t journal_seq = 0);
 
   // The gateway clock moved to `now` (serve: a wall-clock tick): runs the
   // clock-driven evaluations that are due.
   void AdvanceClock(int64_t now);
+
+  // Crash recovery: takes back a device from its checkpoint (see
+  // Options::checkpoints), before any message for it. Rule states are
+  // matched by rule name and definition, so a changed rule starts afresh.
+  // False (and nothing kept) for a malformed checkpoint or key.
+  bool RestoreDevice(std::string_view device_key, std::string_view blob, uint64_t watermark);
+  // Switches to another rule set and catalog (SIGHUP), between two messages:
+  // device states move to the new metric plan; a rule whose definition did
+  // not change keeps its state (pending period, active case), any other
+  // starts afresh; silent() rules are looked at on the next clock advance.
+  void Reload(std::shared_ptr<const rules::RuleSet> rules,
+              std::shared_ptr<const devices::FaultCatalog> catalog);
+
+  // Appends the checkpoints of the devices changed since their last one.
+  void TakeCheckpoints(std::vector<CheckpointRecord>& out);
 
   const WorkerCounters& counters() const { return counters_; }
   std::size_t device_count() const { return devices_.size(); }
@@ -96,6 +121,8 @@ class Worker {
     // device's profile_version() equals selected_version.
     absl::InlinedVector<uint64_t, 2> selected;
     uint32_t selected_version = UINT32_MAX;
+    uint64_t watermark = 0;  // journal seq of the last message applied
+    bool dirty = false;      // changed since its last checkpoint
   };
   static constexpr int64_t kNotDue = INT64_MAX;
 
@@ -104,7 +131,14 @@ class Worker {
                          uint32_t& index);
   void ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock);
   void EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock);
+  void Decide(CaseDecision::Kind kind, std::string_view rule, const rules::CaseTemplate* tmpl,
+              int64_t fault_started_at, int64_t clock, Evidence evidence);
+  // Hands the buffered decisions of `entry` to the case book as one change.
+  void FlushDecisions(DeviceEntry& entry);
+  void MarkDirty(DeviceEntry& entry, uint32_t index);
+  void AppendCheckpoint(const DeviceEntry& entry, std::string& out);
   void RefreshSelection(DeviceEntry& entry);
+  void IndexRules();
   bool Selected(const DeviceEntry& entry, uint32_t rule) const {
     return (entry.selected[rule / 64] >> (rule % 64)) & 1;
   }
@@ -129,6 +163,11 @@ class Worker {
 
   // Scratch, reused for every sample.
   devices::SampleEffects effects_;
+  std::vector<CaseDecision> decisions_;  // of the device being handled
+  std::vector<uint32_t> dirty_;          // devices changed since their last checkpoint
+  std::vector<uint64_t> rule_hashes_;    // of each rule's definition, for checkpoints
+  devices::StringMap<uint32_t> rule_by_name_;
+  std::string device_key_, checkpoint_, device_blob_;
   std::vector<uint64_t> woken_;  // bitmap of the rules the current sample woke
   std::vector<uint32_t> due_;
   std::string rule_name_;

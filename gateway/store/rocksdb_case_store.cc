@@ -1,5 +1,6 @@
 // The case store port on RocksDB: one atomic WriteBatch per case change.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -35,29 +36,69 @@ rocksdb::Status PutCheckpointValue(rocksdb::WriteBatch& batch, rocksdb::ColumnFa
 }  // namespace
 
 RocksCaseStore::RocksCaseStore(rocksdb::DB* db, const Families& families, RocksJournal* journal,
-                               bool sync, uint64_t last_event_seq, uint64_t next_case_number)
+                               bool sync, uint64_t last_event_seq, uint64_t next_case_number,
+                               uint64_t outbox_depth)
     : db_(db),
       cf_(families),
       journal_(journal),
       last_event_seq_(last_event_seq),
-      next_case_number_(next_case_number) {
+      next_case_number_(next_case_number),
+      outbox_depth_(outbox_depth) {
   commit_options_.sync = sync;
 }
 
-absl::Status RocksCaseStore::Commit(const core::CaseCommit& commit) {
-  if (commit.event_seq == 0) return absl::InvalidArgumentError("commit: event seq 0");
-  if (commit.case_id.empty()) return absl::InvalidArgumentError("commit: empty case id");
-  if (commit.topic.size() > std::numeric_limits<uint32_t>::max()) {
-    return absl::InvalidArgumentError("commit: topic too long");
+absl::Status RocksCaseStore::CommitAll(std::span<const core::CaseCommit> commits) {
+  if (commits.empty()) return absl::OkStatus();
+  for (const core::CaseCommit& commit : commits) {
+    if (commit.event_seq == 0) return absl::InvalidArgumentError("commit: event seq 0");
+    if (commit.case_id.empty()) return absl::InvalidArgumentError("commit: empty case id");
+    if (commit.topic.size() > std::numeric_limits<uint32_t>::max()) {
+      return absl::InvalidArgumentError("commit: topic too long");
+    }
   }
-  // The journal first: the watermark below must not point past what a crash keeps.
+  // The journal first: a watermark below must not point past what a crash keeps.
   if (journal_ != nullptr) {
     if (absl::Status s = journal_->Flush(); !s.ok()) return s;
   }
 
   rocksdb::WriteBatch batch;
+  uint64_t last_event = last_event_seq_.load();
+  uint64_t next_case = next_case_number_.load();
+  for (const core::CaseCommit& commit : commits) {
+    if (absl::Status s = AddToBatch(batch, commit); !s.ok()) return s;
+    last_event = std::max(last_event, commit.event_seq);
+    next_case = std::max(next_case, commit.next_case_number);
+  }
+
+  absl::MutexLock lock(&commit_mu_);
+  last_event = std::max(last_event, last_event_seq_.load());
+  next_case = std::max(next_case, next_case_number_.load());
+  const U64Key last_event_value(last_event), next_case_value(next_case);
+  rocksdb::Status s = batch.Put(cf_.meta, kMetaLastEventSeq, last_event_value.slice());
+  if (s.ok()) s = batch.Put(cf_.meta, kMetaNextCaseNumber, next_case_value.slice());
+  if (s.ok()) {
+    const auto started = std::chrono::steady_clock::now();
+    s = db_->Write(commit_options_, &batch);
+    write_latency_us_.Record(MicrosSince(started));
+  }
+  if (!s.ok()) return ToAbsl(s, "commit");
+  outbox_depth_.fetch_add(commits.size(), std::memory_order_relaxed);
+  last_event_seq_.store(last_event, std::memory_order_release);
+  next_case_number_.store(next_case, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+// One case change: the event, the case, the outbox entry and, if given, the
+// device's checkpoint.
+absl::Status RocksCaseStore::AddToBatch(rocksdb::WriteBatch& batch,
+                                        const core::CaseCommit& commit) {
   const U64Key seq_key(commit.event_seq);
   rocksdb::Status s = batch.Put(cf_.events, seq_key.slice(), ToSlice(commit.event_json));
+  if (s.ok()) {
+    const rocksdb::Slice parts[3] = {ToSlice(commit.case_id), rocksdb::Slice("\0", 1),
+                                     seq_key.slice()};
+    s = batch.Put(cf_.case_events, rocksdb::SliceParts(parts, 3), rocksdb::SliceParts());
+  }
   if (s.ok()) s = batch.Put(cf_.cases, ToSlice(commit.case_id), ToSlice(commit.case_json));
   if (s.ok()) {
     char topic_len[4];
@@ -71,19 +112,7 @@ absl::Status RocksCaseStore::Commit(const core::CaseCommit& commit) {
     s = PutCheckpointValue(batch, cf_.checkpoints, commit.device_key, commit.checkpoint,
                            commit.journal_watermark);
   }
-  if (!s.ok()) return ToAbsl(s, "commit");
-
-  absl::MutexLock lock(&commit_mu_);
-  const uint64_t last_event = std::max(last_event_seq_.load(), commit.event_seq);
-  const uint64_t next_case = std::max(next_case_number_.load(), commit.next_case_number);
-  const U64Key last_event_value(last_event), next_case_value(next_case);
-  s = batch.Put(cf_.meta, kMetaLastEventSeq, last_event_value.slice());
-  if (s.ok()) s = batch.Put(cf_.meta, kMetaNextCaseNumber, next_case_value.slice());
-  if (s.ok()) s = db_->Write(commit_options_, &batch);
-  if (!s.ok()) return ToAbsl(s, "commit");
-  last_event_seq_.store(last_event, std::memory_order_release);
-  next_case_number_.store(next_case, std::memory_order_release);
-  return absl::OkStatus();
+  return ToAbsl(s, "commit");
 }
 
 absl::Status RocksCaseStore::PutCheckpoint(std::string_view device_key,
@@ -98,6 +127,48 @@ absl::Status RocksCaseStore::PutCheckpoint(std::string_view device_key,
       PutCheckpointValue(batch, cf_.checkpoints, device_key, checkpoint, journal_watermark);
   if (s.ok()) s = db_->Write(commit_options_, &batch);
   return ToAbsl(s, "checkpoint");
+}
+
+absl::Status RocksCaseStore::PutCheckpoints(std::span<const core::CheckpointRecord> records,
+                                            uint64_t recovery_start) {
+  for (const core::CheckpointRecord& r : records) {
+    if (r.device_key.empty()) return absl::InvalidArgumentError("checkpoint: empty device key");
+  }
+  if (journal_ != nullptr) {
+    if (absl::Status st = journal_->Flush(); !st.ok()) return st;
+  }
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s;
+  for (const core::CheckpointRecord& r : records) {
+    s = PutCheckpointValue(batch, cf_.checkpoints, r.device_key, r.checkpoint, r.journal_watermark);
+    if (!s.ok()) return ToAbsl(s, "checkpoint");
+  }
+  absl::MutexLock lock(&commit_mu_);  // recovery_start only moves forward
+  if (recovery_start > RecoveryStartLocked()) {
+    const U64Key value(recovery_start);
+    s = batch.Put(cf_.meta, kMetaRecoveryStart, value.slice());
+    if (!s.ok()) return ToAbsl(s, "checkpoint");
+  }
+  s = db_->Write(commit_options_, &batch);
+  if (!s.ok()) return ToAbsl(s, "checkpoint");
+  recovery_start_ = std::max(recovery_start_, recovery_start);
+  return absl::OkStatus();
+}
+
+uint64_t RocksCaseStore::recovery_start() {
+  absl::MutexLock lock(&commit_mu_);
+  return RecoveryStartLocked();
+}
+
+uint64_t RocksCaseStore::RecoveryStartLocked() {
+  if (!recovery_start_loaded_) {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.meta, kMetaRecoveryStart, &value);
+    uint64_t v = 0;
+    if (s.ok() && DecodeU64(value, &v)) recovery_start_ = v;
+    recovery_start_loaded_ = true;  // absent or unreadable: 0, the whole journal
+  }
+  return recovery_start_;
 }
 
 absl::Status RocksCaseStore::ForEachCheckpoint(
@@ -140,6 +211,28 @@ absl::StatusOr<std::string> RocksCaseStore::EventJson(uint64_t event_seq) {
   return value;
 }
 
+absl::StatusOr<std::vector<std::string>> RocksCaseStore::CaseEvents(std::string_view case_id,
+                                                                    std::size_t limit) {
+  std::vector<std::string> events;
+  if (limit == 0) return events;
+  // Newest first from the end of the case's key range, then put in seq order.
+  std::string prefix(case_id);
+  prefix.push_back('\0');
+  std::string end = prefix;
+  end.back() = '\1';
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.case_events));
+  for (it->SeekForPrev(end); it->Valid() && events.size() < limit; it->Prev()) {
+    const std::string_view key = View(it->key());
+    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
+    absl::StatusOr<std::string> event = EventJson(GetBigEndian64(key.data() + prefix.size()));
+    if (!event.ok()) return event.status();
+    events.push_back(*std::move(event));
+  }
+  if (absl::Status s = ToAbsl(it->status(), "case event read"); !s.ok()) return s;
+  std::reverse(events.begin(), events.end());
+  return events;
+}
+
 absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_t limit) {
   std::vector<core::OutboxEntry> entries;
   if (limit == 0) return entries;
@@ -161,7 +254,14 @@ absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_
 
 absl::Status RocksCaseStore::RemoveFromOutbox(uint64_t event_seq) {
   const U64Key key(event_seq);
-  return ToAbsl(db_->Delete(outbox_options_, cf_.outbox, key.slice()), "outbox remove");
+  // Count only an entry that was there, so that the gauge cannot drift.
+  rocksdb::PinnableSlice value;
+  rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), cf_.outbox, key.slice(), &value);
+  if (found.IsNotFound()) return absl::OkStatus();
+  if (!found.ok()) return ToAbsl(found, "outbox remove");
+  rocksdb::Status s = db_->Delete(outbox_options_, cf_.outbox, key.slice());
+  if (s.ok()) outbox_depth_.fetch_sub(1, std::memory_order_relaxed);
+  return ToAbsl(s, "outbox remove");
 }
 
 }  // namespace precall::store::internal

@@ -6,9 +6,11 @@
 #define PRECALL_GATEWAY_STORE_ROCKSDB_INTERNAL_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gateway/core/counters.h"
 #include "gateway/core/ports.h"
 #include "gateway/store/rocksdb_store.h"
 #include "rocksdb/db.h"
@@ -31,6 +34,8 @@ inline constexpr char kEventsFamily[] = "events";
 inline constexpr char kCasesFamily[] = "cases";
 inline constexpr char kOutboxFamily[] = "outbox";
 inline constexpr char kCheckpointsFamily[] = "checkpoints";
+// Per-case index of the events: case id, NUL, BE u64 event seq -> "".
+inline constexpr char kCaseEventsFamily[] = "case_events";
 inline constexpr char kMetaFamily[] = "meta";
 
 // Keys of the meta family; numbers are BE u64.
@@ -41,6 +46,8 @@ inline constexpr char kMetaNextCaseNumber[] = "next_case_number";
 // The highest journal seq ever trimmed, so that seqs are not reused after
 // retention emptied the journal.
 inline constexpr char kMetaJournalTrimmedTo[] = "journal_trimmed_to";
+// Recovery re-applies the journal after this seq (see core::Pipeline).
+inline constexpr char kMetaRecoveryStart[] = "recovery_start";
 
 // A big-endian u64 key: bytewise order is numeric order.
 struct U64Key {
@@ -67,6 +74,13 @@ absl::Status ToAbsl(const rocksdb::Status& s, const char* what);
 
 inline std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
+// For the write-latency histograms.
+inline int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
 class RocksJournal final : public core::Journal {
  public:
   // `last_seq`: the highest seq ever assigned (stored or trimmed); Append
@@ -85,6 +99,7 @@ class RocksJournal final : public core::Journal {
                             const std::function<bool(const core::JournalEntry&)>& visit) override;
   absl::Status TrimBefore(int64_t receive_ms) override;
   uint64_t last_seq() const override { return last_seq_.load(std::memory_order_acquire); }
+  const core::FixedHistogram& write_latency() const { return write_latency_us_; }
 
  private:
   absl::Status WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -98,7 +113,8 @@ class RocksJournal final : public core::Journal {
 
   absl::Mutex mu_;
   rocksdb::WriteBatch pending_ ABSL_GUARDED_BY(mu_);
-  absl::Duration oldest_pending_ ABSL_GUARDED_BY(mu_);  // Now() at the group's first Append
+  absl::Duration oldest_pending_ ABSL_GUARDED_BY(mu_);
+  core::FixedHistogram write_latency_us_{core::kWriteLatencyBoundsUs};  // written under mu_  // Now() at the group's first Append
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> last_seq_;  // the last seq handed out (pending included)
 
@@ -114,20 +130,26 @@ class RocksCaseStore final : public core::CaseStore {
     rocksdb::ColumnFamilyHandle* outbox;
     rocksdb::ColumnFamilyHandle* checkpoints;
     rocksdb::ColumnFamilyHandle* meta;
+    rocksdb::ColumnFamilyHandle* case_events;
   };
   // `journal` (not owned) is flushed before every write, see rocksdb_store.h.
   RocksCaseStore(rocksdb::DB* db, const Families& families, RocksJournal* journal, bool sync,
-                 uint64_t last_event_seq, uint64_t next_case_number);
+                 uint64_t last_event_seq, uint64_t next_case_number, uint64_t outbox_depth);
 
-  absl::Status Commit(const core::CaseCommit& commit) override;
+  absl::Status CommitAll(std::span<const core::CaseCommit> commits) override;
   absl::Status PutCheckpoint(std::string_view device_key, std::string_view checkpoint,
                              uint64_t journal_watermark) override;
+  absl::Status PutCheckpoints(std::span<const core::CheckpointRecord> records,
+                              uint64_t recovery_start) override;
+  uint64_t recovery_start() override;
   absl::Status ForEachCheckpoint(
       const std::function<void(std::string_view device_key, std::string_view checkpoint,
                                uint64_t journal_watermark)>& visit) override;
   absl::Status ForEachCase(const std::function<void(std::string_view case_json)>& visit) override;
   absl::StatusOr<std::vector<std::string>> EventsAfter(uint64_t after, std::size_t limit) override;
   absl::StatusOr<std::string> EventJson(uint64_t event_seq) override;
+  absl::StatusOr<std::vector<std::string>> CaseEvents(std::string_view case_id,
+                                                      std::size_t limit) override;
   uint64_t last_event_seq() const override {
     return last_event_seq_.load(std::memory_order_acquire);
   }
@@ -136,8 +158,12 @@ class RocksCaseStore final : public core::CaseStore {
   }
   absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(std::size_t limit) override;
   absl::Status RemoveFromOutbox(uint64_t event_seq) override;
+  uint64_t outbox_depth() const override { return outbox_depth_.load(std::memory_order_relaxed); }
+  const core::FixedHistogram& write_latency() const { return write_latency_us_; }
 
  private:
+  absl::Status AddToBatch(rocksdb::WriteBatch& batch, const core::CaseCommit& commit);
+
   rocksdb::DB* const db_;
   const Families cf_;
   RocksJournal* const journal_;
@@ -147,8 +173,13 @@ class RocksCaseStore final : public core::CaseStore {
   // Serialises Commits so that the meta values written are monotonic (two
   // racing commits could otherwise store the smaller last_event_seq last).
   absl::Mutex commit_mu_;
+  uint64_t RecoveryStartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+  uint64_t recovery_start_ ABSL_GUARDED_BY(commit_mu_) = 0;
+  bool recovery_start_loaded_ ABSL_GUARDED_BY(commit_mu_) = false;
   std::atomic<uint64_t> last_event_seq_;
   std::atomic<uint64_t> next_case_number_;
+  std::atomic<uint64_t> outbox_depth_{0};  // counted at open, then kept up to date
+  core::FixedHistogram write_latency_us_{core::kWriteLatencyBoundsUs};  // written under commit_mu_
 };
 
 }  // namespace precall::store::internal

@@ -97,7 +97,9 @@ absl::Status RocksJournal::Flush() {
 // are sticky (the database turns read-only), so the caller treats one as fatal.
 absl::Status RocksJournal::WriteLocked() {
   if (pending_.Count() == 0) return absl::OkStatus();
+  const auto started = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->Write(write_options_, &pending_);
+  write_latency_us_.Record(MicrosSince(started));
   pending_.Clear();
   return ToAbsl(s, "journal write");
 }

@@ -89,10 +89,11 @@ namespace {
 using internal::DecodeU64;
 using internal::ToAbsl;
 
-constexpr const char* kFamilies[] = {internal::kJournalFamily, internal::kEventsFamily,
-                                     internal::kCasesFamily,   internal::kOutboxFamily,
-                                     internal::kCheckpointsFamily, internal::kMetaFamily};
-enum FamilyIndex { kJournal, kEvents, kCases, kOutbox, kCheckpoints, kMeta, kOurFamilies };
+constexpr const char* kFamilies[] = {internal::kJournalFamily,     internal::kEventsFamily,
+                                     internal::kCasesFamily,       internal::kOutboxFamily,
+                                     internal::kCheckpointsFamily, internal::kMetaFamily,
+                                     internal::kCaseEventsFamily};
+enum FamilyIndex { kJournal, kEvents, kCases, kOutbox, kCheckpoints, kMeta, kCaseEvents, kOurFamilies };
 
 // The BE u64 in meta[name], 0 when absent.
 absl::StatusOr<uint64_t> ReadMetaU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta,
@@ -118,6 +119,14 @@ absl::Status KeyRange(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint64_t
   if (!it->Valid()) return ToAbsl(it->status(), "open: scan");
   if (!DecodeU64(it->key(), last)) return absl::DataLossError("open: malformed key");
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> CountKeys(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+  uint64_t n = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (absl::Status s = ToAbsl(it->status(), "open: count"); !s.ok()) return s;
+  return n;
 }
 
 absl::StatusOr<uint64_t> MaxWatermark(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* checkpoints) {
@@ -231,11 +240,13 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   db->journal = std::make_unique<internal::RocksJournal>(
       raw, h[kJournal], h[kMeta], options.journal, journal_seq,
       journal_first != 0 ? journal_first : journal_seq + 1);
-  internal::RocksCaseStore::Families families{h[kEvents], h[kCases], h[kOutbox], h[kCheckpoints],
-                                              h[kMeta]};
+  absl::StatusOr<uint64_t> outbox_depth = CountKeys(raw, h[kOutbox]);
+  if (!outbox_depth.ok()) return outbox_depth.status();
+  internal::RocksCaseStore::Families families{h[kEvents],      h[kCases], h[kOutbox],
+                                              h[kCheckpoints], h[kMeta],  h[kCaseEvents]};
   db->cases = std::make_unique<internal::RocksCaseStore>(
       raw, families, db->journal.get(), options.sync_commits,
-      std::max(*last_event, events_last), std::max<uint64_t>(*next_case, 1));
+      std::max(*last_event, events_last), std::max<uint64_t>(*next_case, 1), *outbox_depth);
   return std::unique_ptr<RocksStore>(new RocksStore(std::move(db)));
 }
 
@@ -249,6 +260,12 @@ RocksStore::~RocksStore() {
 
 core::Journal& RocksStore::journal() { return *db_->journal; }
 core::CaseStore& RocksStore::cases() { return *db_->cases; }
+const core::FixedHistogram& RocksStore::journal_write_latency_us() const {
+  return db_->journal->write_latency();
+}
+const core::FixedHistogram& RocksStore::store_write_latency_us() const {
+  return db_->cases->write_latency();
+}
 
 absl::Status RocksStore::Close() {
   if (db_->closed) return absl::OkStatus();

@@ -7,8 +7,11 @@
 //   cases        case id            -> case JSON (latest)
 //   outbox       BE u64 event seq   -> BE u32 topic length, topic, payload
 //   checkpoints  device key         -> BE u64 journal watermark, checkpoint blob
+//   case_events  case id, NUL, BE u64 event seq -> "" (each case's events, in
+//                                      the same batch as the event)
 //   meta         name               -> value (format, last_event_seq,
-//                                      next_case_number, journal_trimmed_to)
+//                                      next_case_number, journal_trimmed_to,
+//                                      recovery_start)
 //
 // Big-endian fixed-width numbers make RocksDB's bytewise key order the numeric
 // order. Device keys are stored exactly as given (devices::EncodeDeviceKey).
@@ -37,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/core/counters.h"
 #include "gateway/core/ports.h"
 
 namespace precall::store {
@@ -85,6 +89,10 @@ class RocksStore {
 
   core::Journal& journal();
   core::CaseStore& cases();
+  // Write latencies (µs) of journal groups and of case-store batches, for
+  // /metrics; readable from any thread.
+  const core::FixedHistogram& journal_write_latency_us() const;
+  const core::FixedHistogram& store_write_latency_us() const;
 
   // Writes the journal's pending group and closes the database. Idempotent;
   // the destructor calls it (and can only report errors on stderr). The ports

@@ -94,6 +94,7 @@ TEST(ConfigTest, MinimalFileGetsEveryDefault) {
   EXPECT_EQ(config.storage.journal_retention_ms, 24 * 3600 * 1000);
   EXPECT_EQ(config.storage.journal_sync, JournalSync::kGroup);
   EXPECT_EQ(config.storage.group_commit_interval_ms, 5);
+  EXPECT_EQ(config.storage.checkpoint_interval_ms, 10000);
   EXPECT_EQ(config.storage.group_commit_size, 256);
   EXPECT_EQ(config.http.listen, "127.0.0.1:8080");
   EXPECT_EQ(config.http.host, "127.0.0.1");
@@ -126,6 +127,7 @@ storage:
   journal_retention: 7d
   journal_sync: fsync
   group_commit_interval: 20ms
+  checkpoint_interval: 30s
   group_commit_size: 1000
 http:
   listen: "[::]:0"
@@ -153,6 +155,7 @@ workers: 4
   EXPECT_EQ(config.storage.journal_retention_ms, 7LL * 24 * 3600 * 1000);
   EXPECT_EQ(config.storage.journal_sync, JournalSync::kFsync);
   EXPECT_EQ(config.storage.group_commit_interval_ms, 20);
+  EXPECT_EQ(config.storage.checkpoint_interval_ms, 30000);
   EXPECT_EQ(config.storage.group_commit_size, 1000);
   EXPECT_EQ(config.http.listen, "[::]:0");
   EXPECT_EQ(config.http.host, "::");
@@ -381,6 +384,8 @@ TEST(ConfigTest, Durations) {
             "2:22: 'storage.journal_retention' must be from 1s to 36500d");
   EXPECT_EQ(OnlyError("storage:\n  journal_retention: [1h]\nrules: r\n"),
             "2:22: 'storage.journal_retention' must be a duration, e.g. 36500d");
+  EXPECT_EQ(OnlyError("storage:\n  checkpoint_interval: 500ms\nrules: r\n"),
+            "2:24: 'storage.checkpoint_interval' must be from 1s to 1h");
   EXPECT_EQ(OnlyError("storage:\n  group_commit_interval: 0ms\nrules: r\n"),
             "2:26: 'storage.group_commit_interval' must be from 1ms to 10s");
   EXPECT_EQ(OnlyError("storage:\n  group_commit_interval: 11s\nrules: r\n"),

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "devices/ids.h"
+#include "fakes/in_memory_store.h"
 #include "gtest/gtest.h"
+#include "support/poll.h"
 #include "rules/rule_file.h"
 
 namespace precall::core {
@@ -135,6 +138,37 @@ TEST(PipelineTest, QueryDeviceAsksTheOwningWorkerWhileItRunsAndAfterItStopped) {
   pipeline.Stop();
   ASSERT_TRUE(pipeline.QueryDevice("acme", "d1").has_value());
   EXPECT_EQ(pipeline.QueryDevice("acme", "d1")->model, "EX200");
+}
+
+TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
+  fakes::InMemoryCaseStore store;
+  PerDeviceSink sink;
+  CaseBook cases(sink);
+  WallClock clock;
+  Pipeline pipeline(Pipeline::Options{.workers = 2,
+                                      .checkpoints = &store,
+                                      .checkpoint_interval = std::chrono::milliseconds(10)},
+                    Rules(), nullptr, clock, cases);
+  pipeline.Start();
+  const std::vector<Message> traffic = Traffic();
+  uint64_t seq = 0;
+  for (const Message& m : traffic) ASSERT_TRUE(pipeline.Submit(m.topic, m.payload, 0, ++seq));
+  // Every worker has processed everything: the recovery start reaches the
+  // last journal seq, and every device has a checkpoint at its last message.
+  ASSERT_TRUE(precall::testing::PollUntil([&] { return store.recovery_start() == seq; }));
+  EXPECT_EQ(pipeline.checkpointed_through(), seq);
+  std::map<std::string, uint64_t> watermarks;
+  ASSERT_TRUE(store.ForEachCheckpoint([&](std::string_view key, std::string_view, uint64_t w) {
+    watermarks[std::string(key)] = w;
+  }).ok());
+  ASSERT_EQ(watermarks.size(), 40u);
+  for (int d = 0; d < 40; ++d) {
+    // Round robin over 40 devices: device d's last message is 40 before the end, plus d + 1.
+    EXPECT_EQ(watermarks[devices::EncodeDeviceKey("acme", "d" + std::to_string(d))],
+              seq - 40 + static_cast<uint64_t>(d) + 1);
+  }
+  pipeline.Stop();
+  EXPECT_EQ(pipeline.checkpoint_failures(), 0u);
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include "gateway/core/store_sink.h"
 
 #include "fakes/in_memory_store.h"
+#include <tuple>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace precall::core {
@@ -39,6 +42,36 @@ TEST(StoreSinkTest, CommitsEventCaseOutboxAndCounters) {
     EXPECT_EQ(c->status, CaseStatus::kResolved);
   }).ok());
   EXPECT_EQ(cases, 1);
+}
+
+TEST(StoreSinkTest, OneMessagesDecisionsAndTheDeviceCheckpointAreOneAtomicCommit) {
+  fakes::InMemoryCaseStore store;
+  int commits = 0;
+  StoreSink sink(store, [&] { ++commits; });
+  CaseBook book(sink);
+  std::vector<CaseDecision> decisions(3);
+  decisions[0].rule = "hot";
+  decisions[1].rule = "dtc:P0217";
+  decisions[2].kind = CaseDecision::Kind::kClear;
+  decisions[2].rule = "hot";
+  DeviceCheckpoint checkpoint{"key-d1", "state", 42};
+  book.Apply(CaseSubject{"acme", "d1", "", nullptr}, decisions, &checkpoint);
+  EXPECT_EQ(commits, 1);
+  EXPECT_EQ(store.commit_batches(), 1);
+  EXPECT_EQ(store.last_event_seq(), 3u);
+  std::vector<std::tuple<std::string, std::string, uint64_t>> checkpoints;
+  ASSERT_TRUE(store.ForEachCheckpoint([&](std::string_view k, std::string_view c, uint64_t w) {
+    checkpoints.emplace_back(k, c, w);
+  }).ok());
+  ASSERT_EQ(checkpoints.size(), 1u);
+  EXPECT_EQ(checkpoints[0], std::make_tuple(std::string("key-d1"), std::string("state"), 42u));
+
+  // A change that emits nothing (clearing a case that is not active) commits nothing.
+  std::vector<CaseDecision> nothing(1);
+  nothing[0].kind = CaseDecision::Kind::kClear;
+  nothing[0].rule = "cold";
+  book.Apply(CaseSubject{"acme", "d1", "", nullptr}, nothing, &checkpoint);
+  EXPECT_EQ(store.commit_batches(), 1);
 }
 
 TEST(StoreSinkTest, AFailedCommitIsCountedAndSkipsTheHook) {
