@@ -7,15 +7,16 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
-  # libraries the gateway links (prometheus-cpp is not packaged in Debian 12:
-  # the gateway writes the text exposition format itself)
+  # libraries the gateway links
   libpaho-mqttpp-dev libpaho-mqtt-dev librocksdb-dev libabsl-dev
   libsimdjson-dev libyaml-cpp-dev
   libcpp-httplib-dev libcli11-dev libspdlog-dev libssl-dev
+  prometheus-cpp-dev  # /metrics: Collectable, MetricFamily, TextSerializer
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients libmosquitto-dev
   curl time python3
+  prometheus  # promtool: the API test checks the /metrics exposition with it
   # the end-to-end benchmark (bench/e2e): its plot, G's profile, and Node-RED
   # (which bench/e2e/run.py installs from npm into an ignored folder)
   gnuplot-nox linux-perf nodejs

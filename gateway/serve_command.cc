@@ -14,6 +14,8 @@
 #include "gateway/core/clock.h"
 #include "gateway/core/pipeline.h"
 #include "gateway/core/store_sink.h"
+#include "gateway/http/api_server.h"
+#include "gateway/http/metrics.h"
 #include "gateway/mqtt/ingest.h"
 #include "gateway/mqtt/publisher.h"
 #include "gateway/store/rocksdb_store.h"
@@ -91,7 +93,11 @@ int RunServe(const std::string& config_path) {
   core::CaseStore& case_store = store->cases();
 
   mqtt::CasePublisher publisher(BrokerOptions(config.broker), case_store);
-  core::StoreSink sink(case_store, [&publisher] { publisher.Notify(); });
+  http::ChangeNotifier changes;  // wakes /v1/changes long-polls
+  core::StoreSink sink(case_store, [&publisher, &changes] {
+    publisher.Notify();
+    changes.Notify();
+  });
   core::CaseBook cases(sink, case_store.last_event_seq() + 1, case_store.next_case_number());
   std::size_t restored = 0;
   absl::Status loaded_cases = case_store.ForEachCase([&](std::string_view json) {
@@ -128,6 +134,46 @@ int RunServe(const std::string& config_path) {
     Log("%s", std::string(s.message()));
     return 1;
   }
+  // --- HTTP API and /metrics (gateway/http) ---
+  http::MetricsCollector metrics(http::MetricsSources{
+      .workers = pipeline.workers(),
+      .worker_counters = [&pipeline](int i) -> const core::WorkerCounters& {
+        return pipeline.counters(i);
+      },
+      .ring_depth = [&pipeline](int i) { return pipeline.ring_depth(i); },
+      .cases = &cases,
+      .broker_connected = [&ingest] { return ingest.connected(); },
+      .outbox_depth = [&case_store] { return case_store.outbox_depth(); },
+      .rules_loaded = [&loaded] { return static_cast<uint64_t>(loaded.rules->size()); },
+      // .reloads_ok, .reloads_failed: read as 0 until SIGHUP reload counts them.
+      .commit_failures = [&sink] { return sink.failures(); },
+      .journal_write_us = &store->journal_write_latency_us(),
+      .store_write_us = &store->store_write_latency_us(),
+  });
+  http::ApiOptions api_options{.host = config.http.host,
+                               .port = config.http.port,
+                               .max_wait_ms = config.http.max_wait_ms};
+  for (const auto& t : config.http.tokens) api_options.tokens.push_back({t.token, t.tenant});
+  http::ApiServer api(std::move(api_options),
+                      http::ApiSources{.cases = cases,
+                                       .store = case_store,
+                                       .clock = clock,
+                                       .changes = changes,
+                                       .devices =
+                                           [&pipeline](std::string_view t, std::string_view d) {
+                                             return pipeline.QueryDevice(t, d);
+                                           },
+                                       .ready = [&ingest] { return ingest.subscribed(); },
+                                       .metrics = &metrics});
+  if (absl::Status s = api.Start(); !s.ok()) {
+    Log("%s", std::string(s.message()));
+    return 1;
+  }
+  const bool v6 = config.http.host.find(':') != std::string::npos;
+  Log("HTTP API listening on %s:%s", v6 ? "[" + config.http.host + "]" : config.http.host,
+      std::to_string(api.port()));
+  // --- end HTTP ---
+
   Log("serving %s with %s (rules loaded, cases restored from the store)", config.broker.uri,
       std::to_string(workers) + " workers, " + std::to_string(loaded.rules->size()) + " rules, " +
           std::to_string(restored) + " cases");
@@ -163,6 +209,7 @@ int RunServe(const std::string& config_path) {
   }
 
   Log("shutting down: draining the workers, flushing the journal");
+  api.Stop();  // answers pending long-polls at once
   ingest.Stop();
   pipeline.Stop();
   (void)journal.Flush();

@@ -12,13 +12,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
+
+import harness
+from harness import poll
 
 PRECALL = None
 DATA = None
@@ -33,106 +33,6 @@ LIVE_SCENARIOS = os.environ.get('SCENARIOS', '').split(',') if os.environ.get('S
 
 # Fields that carry the gateway clock or the global numbering.
 CLOCK_FIELDS = {"opened_at", "updated_at", "resolved_at", "acknowledged_at", "id"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(predicate, deadline_s=30.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-class Gateway:
-    """mosquitto + precall serve + a service-center subscriber, in a temp dir."""
-
-    def __init__(self, rules, devices=None):
-        self.dir = tempfile.mkdtemp(prefix="precall-serve-")
-        os.chmod(self.dir, 0o777)  # mosquitto drops root privileges
-        self.port = free_port()
-        with open(os.path.join(self.dir, "mosquitto.conf"), "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                    f"persistence true\npersistence_location {self.dir}/\n"
-                    "max_queued_messages 100000\n")
-        shutil.copy(rules, os.path.join(self.dir, "rules.yaml"))
-        config = (f"broker: {{uri: tcp://127.0.0.1:{self.port}, client_id: precall-it}}\n"
-                  f"storage: {{path: ./data}}\nrules: [./rules.yaml]\n")
-        if devices:
-            shutil.copy(devices, os.path.join(self.dir, "devices.yaml"))
-            config += "devices: ./devices.yaml\n"
-        with open(os.path.join(self.dir, "precall.yaml"), "w") as f:
-            f.write(config)
-        self.procs = {}
-        self.events_path = os.path.join(self.dir, "events.jsonl")
-
-    def start_broker(self):
-        self.procs["broker"] = subprocess.Popen(
-            ["mosquitto", "-c", os.path.join(self.dir, "mosquitto.conf")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert poll(self._port_open, 10), "mosquitto did not start"
-
-    def _port_open(self):
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def start_subscriber(self):
-        out = open(self.events_path, "a")
-        self.procs["sub"] = subprocess.Popen(
-            ["mosquitto_sub", "-p", str(self.port), "-q", "1", "-t", "service/#",
-             "-i", "service-center", "-c"], stdout=out, stderr=subprocess.DEVNULL)
-        # Subscribed once a probe on the same filter comes back.
-        def probed():
-            self.publish("service/probe", "{}")
-            return any(line.strip() == "{}" for line in open(self.events_path))
-        assert poll(probed, 20), "mosquitto_sub did not subscribe"
-
-    def start_gateway(self):
-        starts = self.log().count(" serving ")
-        log = open(os.path.join(self.dir, "serve.log"), "a")
-        self.procs["gateway"] = subprocess.Popen(
-            [PRECALL, "serve", "--config", "precall.yaml"], cwd=self.dir,
-            stdout=log, stderr=subprocess.STDOUT)
-        assert poll(lambda: self.log().count(" serving ") > starts, 20), self.log()
-        # Messages published before the first subscription have no session to wait in.
-        assert poll(lambda: self.log().count(" subscribed to ") > starts, 20), self.log()
-
-    def stop(self, name, sig=signal.SIGTERM):
-        p = self.procs.pop(name, None)
-        if p is None:
-            return None
-        p.send_signal(sig)
-        return p.wait(timeout=30)
-
-    def log(self):
-        path = os.path.join(self.dir, "serve.log")
-        return open(path).read() if os.path.exists(path) else ""
-
-    def publish(self, topic, payload):
-        subprocess.run(["mosquitto_pub", "-p", str(self.port), "-q", "1", "-t", topic, "-s"],
-                       input=payload.encode() if isinstance(payload, str) else payload,
-                       check=True, timeout=30)
-
-    def events(self):
-        if not os.path.exists(self.events_path):
-            return []
-        out = []
-        for line in open(self.events_path):
-            line = line.strip()
-            if line and line != "{}":  # "{}": the subscription probe
-                out.append(json.loads(line))
-        return out
-
-    def close(self):
-        for name in list(self.procs):
-            self.stop(name, signal.SIGKILL)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def replay(scenario_dir):
@@ -166,7 +66,7 @@ class ServeTest(unittest.TestCase):
                 d = os.path.join(DATA, "replay", name)
                 expected = per_device(replay(d))
                 devices = os.path.join(d, "devices.yaml")
-                gw = Gateway(os.path.join(d, "rules.yaml"),
+                gw = harness.Gateway(PRECALL, os.path.join(d, "rules.yaml"),
                              devices if os.path.exists(devices) else None)
                 try:
                     gw.start_broker()
@@ -191,7 +91,7 @@ class ServeTest(unittest.TestCase):
 
     def test_restart_keeps_cases_and_numbering(self):
         rules = os.path.join(DATA, "replay", "one_active_case", "rules.yaml")
-        gw = Gateway(rules)
+        gw = harness.Gateway(PRECALL, rules)
         try:
             gw.start_broker()
             gw.start_subscriber()
