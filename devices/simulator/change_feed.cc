@@ -41,7 +41,8 @@ absl::Status ChangeFeed::Poll(int wait_s, CaseCollector& cases) {
     });
     int64_t next = cursor_;
     page->Int("next", next);
-    if (!page->status().ok()) return absl::DataLossError(absl::StrCat(path, ": ", page->status().message()));
+    if (!page->status().ok())
+      return absl::DataLossError(absl::StrCat(path, ": ", page->status().message()));
     if (!added.ok()) return absl::DataLossError(absl::StrCat(path, ": ", added.message()));
     cursor_ = next;
     if (events < kPageSize) return absl::OkStatus();

@@ -31,9 +31,7 @@ constexpr std::string_view kHydraulicLeakPrefix = "hydraulic_leak_";
 
 }  // namespace
 
-std::string_view FaultKindName(FaultKind kind) {
-  return kKinds[static_cast<int>(kind)].name;
-}
+std::string_view FaultKindName(FaultKind kind) { return kKinds[static_cast<int>(kind)].name; }
 
 std::optional<FaultKind> ParseFaultKind(std::string_view name) {
   for (const KindInfo& info : kKinds) {
@@ -58,12 +56,10 @@ bool KeepsEngineRunning(FaultKind kind) {
 std::vector<std::string> ExpectedRules(FaultKind kind, std::string_view model,
                                        std::string_view code) {
   switch (kind) {
-    case FaultKind::kDtc:
-      return {absl::StrCat("dtc:", Sv(code))};
+    case FaultKind::kDtc: return {absl::StrCat("dtc:", Sv(code))};
     case FaultKind::kHydraulicLeak:
       return {absl::StrCat(Sv(kHydraulicLeakPrefix), absl::AsciiStrToLower(Sv(model)))};
-    default:
-      return {std::string(kKinds[static_cast<int>(kind)].rule)};
+    default: return {std::string(kKinds[static_cast<int>(kind)].rule)};
   }
 }
 
@@ -80,13 +76,13 @@ int64_t DetectionBoundMs(FaultKind kind, int64_t silent_after_ms) {
   // Typical detection (fleet.cc's signal shapes against the example rules)
   // takes about half of each bound.
   switch (kind) {
-    case FaultKind::kOverheat: return 8 * kMinute;         // +5 °C/min; min over 1m, for 30s
-    case FaultKind::kOilPressureLoss: return 4 * kMinute;  // collapses in 1 min; for 20s
-    case FaultKind::kHydraulicLeak: return 8 * kMinute;    // -1.5 %/min; delta over 5m, for 1m
-    case FaultKind::kBatteryDecay: return 8 * kMinute;     // -0.4 V/min; avg over 2m, for 1m
-    case FaultKind::kDtc: return kMinute;                  // opens on the first sample
+    case FaultKind::kOverheat: return 8 * kMinute;            // +5 °C/min; min over 1m, for 30s
+    case FaultKind::kOilPressureLoss: return 4 * kMinute;     // collapses in 1 min; for 20s
+    case FaultKind::kHydraulicLeak: return 8 * kMinute;       // -1.5 %/min; delta over 5m, for 1m
+    case FaultKind::kBatteryDecay: return 8 * kMinute;        // -0.4 V/min; avg over 2m, for 1m
+    case FaultKind::kDtc: return kMinute;                     // opens on the first sample
     case FaultKind::kSilent: return silent_after_ms + 3'000;  // + the gateway's 1 s clock tick
-    case FaultKind::kFlappingSensor: return 5 * kMinute;   // stddev over 2m, for 1m
+    case FaultKind::kFlappingSensor: return 5 * kMinute;      // stddev over 2m, for 1m
   }
   return 0;
 }

@@ -25,8 +25,9 @@ enum class FaultKind : uint8_t {
   kFlappingSensor,   // coolant sensor reads garbage every few samples
 };
 inline constexpr std::array<FaultKind, 7> kAllFaultKinds = {
-    FaultKind::kOverheat,       FaultKind::kOilPressureLoss, FaultKind::kHydraulicLeak,
-    FaultKind::kBatteryDecay,   FaultKind::kDtc,             FaultKind::kSilent,
+    FaultKind::kOverheat,      FaultKind::kOilPressureLoss,
+    FaultKind::kHydraulicLeak, FaultKind::kBatteryDecay,
+    FaultKind::kDtc,           FaultKind::kSilent,
     FaultKind::kFlappingSensor};
 
 std::string_view FaultKindName(FaultKind kind);  // "overheat", "oil_pressure_loss", ...

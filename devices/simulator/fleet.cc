@@ -30,7 +30,7 @@ constexpr std::string_view kVendorCode = "SPN520448.FMI31";
 
 constexpr std::string_view kEx200Codes[] = {"SPN97.FMI15",  "SPN107.FMI15", "SPN3719.FMI16",
                                             "SPN1638.FMI0", "SPN636.FMI2",  kVendorCode};
-constexpr std::string_view kWl300Codes[] = {"SPN97.FMI15", "SPN107.FMI15", "SPN177.FMI0",
+constexpr std::string_view kWl300Codes[] = {"SPN97.FMI15", "SPN107.FMI15",  "SPN177.FMI0",
                                             "SPN127.FMI1", "SPN4364.FMI18", kVendorCode};
 constexpr std::string_view kCp45Codes[] = {"SPN97.FMI15", "SPN107.FMI15", "SPN3719.FMI16",
                                            "SPN651.FMI5", "SPN1761.FMI1", kVendorCode};
@@ -93,7 +93,8 @@ absl::Status FleetOptions::Validate() const {
   }
   if (kinds.empty()) return absl::InvalidArgumentError("no fault kinds");
   if (tenant.empty() || tenant.size() > 64 ||
-      tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+      tenant.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
           std::string::npos) {
     return absl::InvalidArgumentError("tenant must match [A-Za-z0-9_.-]{1,64}");
   }
@@ -203,8 +204,7 @@ void Machine::AdvanceDuty(bool forced_running) {
 
 bool Machine::Step(Sample& s) {
   const ModelSpec& model = *identity_.model;
-  const int64_t ts =
-      options_.start_ts_ms + identity_.phase_ms + round_ * options_.interval_ms;
+  const int64_t ts = options_.start_ts_ms + identity_.phase_ms + round_ * options_.interval_ms;
   const double since = Fault(ts);
   const FaultKind kind = fault_ ? fault_->kind : FaultKind::kDtc;
   const bool active = since >= 0;
@@ -220,13 +220,16 @@ bool Machine::Step(Sample& s) {
   s.dtc.clear();
 
   // Engine speed.
-  s.engine_rpm = duty_ == Duty::kOff    ? 0.0
-                 : duty_ == Duty::kIdle ? std::round(rng_.Gaussian(750, 10))
-                                        : std::round(std::max(
-                                              900.0, rng_.Gaussian(model.work_rpm, model.work_rpm_sd)));
+  s.engine_rpm =
+      duty_ == Duty::kOff ? 0.0
+      : duty_ == Duty::kIdle
+          ? std::round(rng_.Gaussian(750, 10))
+          : std::round(std::max(900.0, rng_.Gaussian(model.work_rpm, model.work_rpm_sd)));
 
   // Coolant: first-order lag towards the duty's temperature.
-  const double target = duty_ == Duty::kOff ? 18.0 : duty_ == Duty::kIdle ? 80.0 : model.work_coolant_c;
+  const double target = duty_ == Duty::kOff    ? 18.0
+                        : duty_ == Duty::kIdle ? 80.0
+                                               : model.work_coolant_c;
   const double tau_min = duty_ == Duty::kOff ? 30.0 : duty_ == Duty::kIdle ? 6.0 : 5.0;
   coolant_c_ += (target - coolant_c_) * (1.0 - std::exp(-dt_min / tau_min));
   double coolant = coolant_c_;
@@ -263,7 +266,8 @@ bool Machine::Step(Sample& s) {
     if (duty_ == Duty::kIdle) pressure = rng_.Gaussian(35, 3);
     if (duty_ == Duty::kWork) {
       const double phase = std::fmod(static_cast<double>(ts), 24'000.0) / 24'000.0;
-      pressure = 180.0 + 140.0 * std::abs(std::sin(2.0 * std::numbers::pi * phase)) + rng_.Gaussian(0, 10);
+      pressure =
+          180.0 + 140.0 * std::abs(std::sin(2.0 * std::numbers::pi * phase)) + rng_.Gaussian(0, 10);
     }
     if (hydraulic_level_ < 60.0) pressure *= 0.6;
     s.hydraulic_pressure_bar = std::max(0.0, pressure);
@@ -274,7 +278,7 @@ bool Machine::Step(Sample& s) {
     s.hydraulic_pressure_bar = nan;
     s.hydraulic_oil_level_pct = nan;
   }
-  s.air_pressure_bar = !model.air_end        ? nan
+  s.air_pressure_bar = !model.air_end         ? nan
                        : duty_ == Duty::kOff  ? 0.0
                        : duty_ == Duty::kIdle ? rng_.Gaussian(7.0, 0.05)
                                               : rng_.Gaussian(8.6, 0.08);
@@ -288,7 +292,9 @@ bool Machine::Step(Sample& s) {
   s.battery_v = volts;
 
   // Fuel: burnt by the hour; a tanker refills a machine that runs low.
-  const double burn = duty_ == Duty::kWork ? model.fuel_burn_pct_per_h : duty_ == Duty::kIdle ? 2.0 : 0.0;
+  const double burn = duty_ == Duty::kWork   ? model.fuel_burn_pct_per_h
+                      : duty_ == Duty::kIdle ? 2.0
+                                             : 0.0;
   fuel_pct_ -= burn * dt_min / 60.0;
   if (fuel_pct_ < 12.0) fuel_pct_ = rng_.Uniform(90, 98);
   s.fuel_level_pct = std::clamp(fuel_pct_ + rng_.Gaussian(0, 0.3), 0.0, 100.0);

@@ -43,10 +43,10 @@ struct FleetOptions {
   uint64_t seed = 1;
   std::string tenant = "acme";
   int machines = 1000;
-  int64_t start_ts_ms = 0;      // event time of the run's start
-  int64_t interval_ms = 10'000;  // event time between two samples of a machine
-  double fault_rate = 0.05;      // share of machines that develop a fault
-  int64_t fault_start_ms = 60'000;       // onsets fall in [start + fault_start,
+  int64_t start_ts_ms = 0;                // event time of the run's start
+  int64_t interval_ms = 10'000;           // event time between two samples of a machine
+  double fault_rate = 0.05;               // share of machines that develop a fault
+  int64_t fault_start_ms = 60'000;        // onsets fall in [start + fault_start,
   int64_t fault_window_ms = 10 * 60'000;  //   start + fault_start + fault_window]
   std::vector<FaultKind> kinds{kAllFaultKinds.begin(), kAllFaultKinds.end()};
 
@@ -134,7 +134,7 @@ class Machine {
   int64_t round_ = 0;
   Duty duty_ = Duty::kWork;
   int64_t duty_left_ms_ = 0;
-  double coolant_c_ = 0;       // true temperature (readings add noise and faults)
+  double coolant_c_ = 0;        // true temperature (readings add noise and faults)
   double hydraulic_level_ = 0;  // true tank level, %
   double fuel_pct_ = 0;
   double engine_hours_ = 0;

@@ -7,7 +7,8 @@ namespace precall::sim {
 
 void JsonObject::Fail(std::string_view key, std::string_view what) {
   absl::Status& status = parent_status_ ? *parent_status_ : status_;
-  if (status.ok()) status = absl::InvalidArgumentError(absl::StrCat("\"", Sv(key), "\": ", Sv(what)));
+  if (status.ok())
+    status = absl::InvalidArgumentError(absl::StrCat("\"", Sv(key), "\": ", Sv(what)));
 }
 
 bool JsonObject::Field(std::string_view key, simdjson::dom::element& out) {

@@ -6,13 +6,13 @@
 #ifndef PRECALL_DEVICES_SIMULATOR_JSON_READ_H_
 #define PRECALL_DEVICES_SIMULATOR_JSON_READ_H_
 
+#include <simdjson.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -2,6 +2,9 @@
 // ground truth, publishing to an MQTT broker (or writing replay input), and
 // `precall-sim score`, which reads the cases a gateway opened over its HTTP
 // API and scores them against that truth.
+#include <mosquitto.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -10,9 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <mosquitto.h>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -84,7 +84,8 @@ int Run(RunArgs& a) {
     a.fleet.kinds.clear();
     for (const std::string& name : std::vector<std::string>(absl::StrSplit(a.kinds, ','))) {
       std::optional<FaultKind> kind = ParseFaultKind(name);
-      if (!kind) return Fail(absl::InvalidArgumentError(absl::StrCat("unknown fault kind '", name, "'")));
+      if (!kind)
+        return Fail(absl::InvalidArgumentError(absl::StrCat("unknown fault kind '", name, "'")));
       a.fleet.kinds.push_back(*kind);
     }
   }
@@ -217,31 +218,39 @@ int main(int argc, char** argv) {
 
   RunArgs r;
   app.add_option("--broker", r.broker, "MQTT broker, tcp://host:port")->capture_default_str();
-  app.add_option("--output", r.output,
-                 "Write replay input (JSON lines) to this file ('-': stdout) instead of publishing");
+  app.add_option(
+      "--output", r.output,
+      "Write replay input (JSON lines) to this file ('-': stdout) instead of publishing");
   app.add_option("--truth", r.truth, "Write the ground truth (JSON lines) to this file");
   app.add_option("--tenant", r.fleet.tenant, "Tenant of every machine")->capture_default_str();
   app.add_option("--machines", r.fleet.machines, "Fleet size")->capture_default_str();
   app.add_option("--seed", r.fleet.seed, "Same seed, same fleet, faults and readings")
       ->capture_default_str();
   app.add_option("--interval", r.interval, "Event time between two samples of a machine")
-      ->check(duration)->capture_default_str();
+      ->check(duration)
+      ->capture_default_str();
   app.add_option("--speed", r.run.speed, "Event time runs this many times faster than wall time")
       ->capture_default_str();
-  app.add_option("--duration", r.duration,
-                 "Stop after this long (wall time; event time with --output); 0s: at SIGINT/SIGTERM")
-      ->check(duration)->capture_default_str();
+  app.add_option(
+         "--duration", r.duration,
+         "Stop after this long (wall time; event time with --output); 0s: at SIGINT/SIGTERM")
+      ->check(duration)
+      ->capture_default_str();
   app.add_option("--start", r.start, "Event time of the start, ms since the epoch (default: now)");
   app.add_option("--fault-rate", r.fleet.fault_rate, "Share of machines that develop a fault")
       ->capture_default_str();
-  app.add_option("--fault-start", r.fault_start, "Onsets begin this long (event time) after the start")
-      ->check(duration)->capture_default_str();
+  app.add_option("--fault-start", r.fault_start,
+                 "Onsets begin this long (event time) after the start")
+      ->check(duration)
+      ->capture_default_str();
   app.add_option("--fault-window", r.fault_window, "... and spread over this long (event time)")
-      ->check(duration)->capture_default_str();
+      ->check(duration)
+      ->capture_default_str();
   app.add_option("--faults", r.kinds, "Comma-separated fault kinds to inject (default: all)");
   app.add_option("--silent-after", r.silent_after,
                  "The silent() duration of your machine_silent rule (for the truth's due times)")
-      ->check(duration)->capture_default_str();
+      ->check(duration)
+      ->capture_default_str();
   app.add_option("--connections", r.mqtt.connections, "MQTT connections the machines share")
       ->capture_default_str();
   app.add_option("--qos", r.mqtt.qos, "QoS of telemetry, 0 or 1")->capture_default_str();
@@ -268,7 +277,8 @@ int main(int argc, char** argv) {
   score->add_flag("--wait", s.wait,
                   "Keep reading until every episode is caught or past its due time");
   score->add_option("--timeout", s.timeout, "Give up waiting after this long")
-      ->check(duration)->capture_default_str();
+      ->check(duration)
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -1,9 +1,9 @@
 #include "devices/simulator/mqtt_sink.h"
 
-#include <chrono>
-
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+
+#include <chrono>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -71,7 +71,8 @@ absl::Status ParseBrokerUri(std::string_view uri, MqttOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("broker '", Sv(uri), "': expected host:port"));
   }
   std::string_view host = rest.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   options.host = std::string(host);
   options.port = port;
   return absl::OkStatus();
@@ -110,8 +111,8 @@ absl::Status MqttSink::Open(Connection& c, const std::string& will_topic) {
         absl::StrCat("no CONNACK from ", options_.host, ":", options_.port));
   }
   if (c.connack != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("broker refused ", c.client_id, ": ",
-                                                    mosquitto_reason_string(c.connack)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("broker refused ", c.client_id, ": ", mosquitto_reason_string(c.connack)));
   }
   return absl::OkStatus();
 }

@@ -97,9 +97,9 @@ RunResult RunFleet(const Fleet& fleet, const RunOptions& options, TelemetrySink&
   const FleetOptions& fo = fleet.options();
   const int n = fleet.size();
   const int64_t start_ts = fo.start_ts_ms;
-  const SimClock clock = options.data_clock
-                             ? SimClock(start_ts, start_ts, 1.0, options.max_ahead_ms)
-                             : SimClock(start_wall_ms, start_ts, options.speed, options.max_ahead_ms);
+  const SimClock clock =
+      options.data_clock ? SimClock(start_ts, start_ts, 1.0, options.max_ahead_ms)
+                         : SimClock(start_wall_ms, start_ts, options.speed, options.max_ahead_ms);
   RunInfo info{.seed = fo.seed,
                .tenant = fo.tenant,
                .machines = n,
@@ -146,7 +146,8 @@ RunResult RunFleet(const Fleet& fleet, const RunOptions& options, TelemetrySink&
         while (!done && !(done = stop.load(std::memory_order_relaxed))) {
           now = WallNowMs();
           if (now >= due) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(std::min(due - now, kSleepSliceMs)));
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(std::min(due - now, kSleepSliceMs)));
         }
       }
       if (done) break;

@@ -56,12 +56,12 @@ class FileSink final : public TelemetrySink {
 };
 
 struct RunOptions {
-  double speed = 10;          // live: event time runs this many times faster than wall time
+  double speed = 10;  // live: event time runs this many times faster than wall time
   int64_t max_ahead_ms = kDefaultMaxAheadMs;
-  int64_t duration_ms = 0;    // on the gateway clock; 0 = until `stop` (live only)
-  bool data_clock = false;    // true: to a file for `precall replay`, no pacing
+  int64_t duration_ms = 0;           // on the gateway clock; 0 = until `stop` (live only)
+  bool data_clock = false;           // true: to a file for `precall replay`, no pacing
   int64_t silent_after_ms = 60'000;  // the silent() duration of the rule catching kSilent
-  int64_t grace_ms = 5'000;   // added to each episode's due time for processing delays
+  int64_t grace_ms = 5'000;          // added to each episode's due time for processing delays
 
   absl::Status Validate() const;
 };

@@ -84,7 +84,8 @@ absl::Status CaseCollector::AddLines(std::string_view text) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     absl::StatusOr<JsonObject> event = reader.Parse(line);
     absl::Status s = event.ok() ? Add(*event) : event.status();
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", s.message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", s.message()));
   }
   return absl::OkStatus();
 }
@@ -126,7 +127,8 @@ Score ScoreRun(const Truth& truth, const std::vector<ScoredCase>& cases, int64_t
   if (run.data_clock) now_wall = std::numeric_limits<int64_t>::max();
 
   Score score;
-  for (FaultKind kind : kAllFaultKinds) score.kinds.push_back({.kind = std::string(FaultKindName(kind))});
+  for (FaultKind kind : kAllFaultKinds)
+    score.kinds.push_back({.kind = std::string(FaultKindName(kind))});
   KindScore other{.kind = std::string(kOther)};
 
   absl::flat_hash_map<std::string_view, std::size_t> episode_of;
@@ -143,7 +145,8 @@ Score ScoreRun(const Truth& truth, const std::vector<ScoredCase>& cases, int64_t
     const std::optional<FaultKind> rule_kind = KindOfRule(c->rule);
     const FaultClock rule_clock = rule_kind ? ClockOf(*rule_kind) : FaultClock::kEvent;
     if (truth.end) {
-      const int64_t end = rule_clock == FaultClock::kEvent ? truth.end->end_ts : truth.end->end_wall;
+      const int64_t end =
+          rule_clock == FaultClock::kEvent ? truth.end->end_ts : truth.end->end_wall;
       if (c->fault_started_at > end) {
         ++score.out_of_scope;
         continue;
@@ -160,9 +163,9 @@ Score ScoreRun(const Truth& truth, const std::vector<ScoredCase>& cases, int64_t
     }
     KindScore& k = rule_kind ? score.kinds[static_cast<int>(*rule_kind)] : other;
     ++k.false_cases;
-    score.notes.push_back(absl::StrFormat("false alarm: %s %s %s (fault_started_at %d, opened_at %d)",
-                                          c->id, c->device, c->rule, c->fault_started_at,
-                                          c->opened_at));
+    score.notes.push_back(
+        absl::StrFormat("false alarm: %s %s %s (fault_started_at %d, opened_at %d)", c->id,
+                        c->device, c->rule, c->fault_started_at, c->opened_at));
   }
 
   for (std::size_t i = 0; i < truth.episodes.size(); ++i) {
@@ -176,7 +179,7 @@ Score ScoreRun(const Truth& truth, const std::vector<ScoredCase>& cases, int64_t
       k.duplicates += static_cast<int>(found.size()) - 1;
       const int64_t opened = found.front()->opened_at;
       k.leads_ms.push_back(e.clock == FaultClock::kEvent ? clock.EventAt(opened) - e.onset
-                                                          : opened - e.onset_wall);
+                                                         : opened - e.onset_wall);
       for (std::size_t d = 1; d < found.size(); ++d) {
         score.notes.push_back(absl::StrFormat("duplicate: %s %s %s of the %s episode at %d",
                                               found[d]->id, e.device, found[d]->rule,
@@ -194,8 +197,8 @@ Score ScoreRun(const Truth& truth, const std::vector<ScoredCase>& cases, int64_t
       if (!cut_short) ++score.awaiting;
     } else {
       ++k.missed;
-      score.notes.push_back(absl::StrFormat("missed: %s %s (%s) onset %d, expected %s",
-                                            e.device, FaultKindName(e.kind), e.model, e.onset,
+      score.notes.push_back(absl::StrFormat("missed: %s %s (%s) onset %d, expected %s", e.device,
+                                            FaultKindName(e.kind), e.model, e.onset,
                                             absl::StrJoin(e.expect, " or ")));
     }
   }

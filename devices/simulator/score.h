@@ -85,8 +85,8 @@ struct KindScore {
 struct Score {
   std::vector<KindScore> kinds;  // every fault kind, then `other` when it has cases
   KindScore total;
-  int out_of_scope = 0;  // cases whose fault began after the run ended
-  int awaiting = 0;      // pending episodes whose case is not due yet
+  int out_of_scope = 0;            // cases whose fault began after the run ended
+  int awaiting = 0;                // pending episodes whose case is not due yet
   std::vector<std::string> notes;  // each miss and false alarm, one line each
 };
 

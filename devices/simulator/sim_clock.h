@@ -39,7 +39,8 @@ class SimClock {
   int64_t start_ts_ms_;
   double speed_;
   int64_t max_ahead_ms_;
-  int64_t cap_ms_;  // the largest lead over wall time (a start already further ahead keeps its lead)
+  int64_t
+      cap_ms_;  // the largest lead over wall time (a start already further ahead keeps its lead)
 };
 
 }  // namespace precall::sim

@@ -164,7 +164,8 @@ absl::StatusOr<Truth> ParseTruth(std::string_view text) {
     std::string type;
     object->String("type", type);
     if (!object->status().ok()) return fail(object->status());
-    if (!have_run && type != "run") return fail(absl::InvalidArgumentError("the first line must be the run"));
+    if (!have_run && type != "run")
+      return fail(absl::InvalidArgumentError("the first line must be the run"));
     if (truth.end) return fail(absl::InvalidArgumentError("a line after the end"));
     if (type == "run") {
       if (have_run) return fail(absl::InvalidArgumentError("a second run line"));

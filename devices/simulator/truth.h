@@ -49,8 +49,8 @@ struct Episode {
   int64_t bound_ms = 0;    // DetectionBoundMs, on `clock`
   int64_t due_wall = 0;    // gateway time by which the case should be open
   std::vector<std::string> expect;  // rules that should open a case
-  std::string code;        // kDtc
-  int64_t until = -1;      // kDtc: event time the code clears; else -1
+  std::string code;                 // kDtc
+  int64_t until = -1;               // kDtc: event time the code clears; else -1
 
   // Onset on the episode's own clock.
   int64_t OnsetOnClock() const { return clock == FaultClock::kEvent ? onset : onset_wall; }

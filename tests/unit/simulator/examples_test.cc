@@ -47,7 +47,8 @@ TEST(ExamplesTest, EveryExpectedRuleExistsAndSelectsTheModel) {
 }
 
 TEST(ExamplesTest, EveryCodeTheEcusRaiseOpensACase) {
-  devices::CatalogFile file = devices::ParseCatalogFile(ReadExample("devices.yaml"), "devices.yaml");
+  devices::CatalogFile file =
+      devices::ParseCatalogFile(ReadExample("devices.yaml"), "devices.yaml");
   ASSERT_TRUE(file.errors.empty()) << file.errors.front().ToString();
   for (const ModelSpec& model : Models()) {
     ASSERT_TRUE(file.catalog.models.contains(std::string(model.name))) << model.name;

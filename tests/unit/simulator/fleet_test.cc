@@ -160,8 +160,9 @@ TEST(FleetTest, FaultPlanCoversEveryKindWithinTheWindowOnTheSampleGrid) {
       EXPECT_TRUE(m.model->hydraulics) << m.device;
     }
     if (f->kind == FaultKind::kDtc) {
-      EXPECT_THAT(std::vector<std::string_view>(m.model->dtc_codes.begin(), m.model->dtc_codes.end()),
-                  ::testing::Contains(f->code));
+      EXPECT_THAT(
+          std::vector<std::string_view>(m.model->dtc_codes.begin(), m.model->dtc_codes.end()),
+          ::testing::Contains(f->code));
       EXPECT_GE(f->until_ts, f->onset_ts + 2 * kMinute);
       EXPECT_LE(f->until_ts, f->onset_ts + 6 * kMinute + o.interval_ms);
     } else {
@@ -364,8 +365,8 @@ TEST(MachineTest, PayloadIsTheContractsSampleObject) {
       names.insert(std::string(key));
       EXPECT_TRUE(value.is_number()) << key;
     }
-    std::set<std::string> want = {"engine_rpm", "coolant_temp_c", "oil_pressure_kpa", "battery_v",
-                                  "fuel_level_pct", "engine_hours"};
+    std::set<std::string> want = {"engine_rpm", "coolant_temp_c", "oil_pressure_kpa",
+                                  "battery_v",  "fuel_level_pct", "engine_hours"};
     if (fleet.machine(i).model->hydraulics) {
       want.insert({"hydraulic_pressure_bar", "hydraulic_oil_level_pct"});
     } else {

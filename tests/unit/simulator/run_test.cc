@@ -52,8 +52,7 @@ class RecordingSink final : public TelemetrySink {
 // A file in the test's temporary directory, read back whole.
 class TempFile {
  public:
-  explicit TempFile(std::string name)
-      : path_(absl::StrCat(::testing::TempDir(), "/", name)) {}
+  explicit TempFile(std::string name) : path_(absl::StrCat(::testing::TempDir(), "/", name)) {}
   const std::string& path() const { return path_; }
   std::string Read() const {
     std::FILE* f = std::fopen(path_.c_str(), "rb");
@@ -86,9 +85,11 @@ TEST(RunTest, ToAFileTheSameOptionsGiveTheSameBytes) {
     out = file.Read();
   }
   EXPECT_EQ(outputs[0], outputs[1]);
-  EXPECT_THAT(outputs[0], StartsWith(R"({"topic":"fleet/acme/ex200-0001/status","payload":"online"})"
-                                     "\n"));
-  EXPECT_THAT(outputs[0], HasSubstr(R"({"topic":"fleet/acme/ex200-0001/telemetry","payload":{"ts":)"));
+  EXPECT_THAT(outputs[0],
+              StartsWith(R"({"topic":"fleet/acme/ex200-0001/status","payload":"online"})"
+                         "\n"));
+  EXPECT_THAT(outputs[0],
+              HasSubstr(R"({"topic":"fleet/acme/ex200-0001/telemetry","payload":{"ts":)"));
 }
 
 TEST(RunTest, EveryMachineSaysOnlineReportsEachIntervalAndSaysOfflineOnce) {
@@ -192,8 +193,8 @@ TEST(RunTest, LiveRunsEndAfterTheirDurationOfWallTime) {
   RecordingSink sink;
   std::atomic<bool> stop{false};
   // 200 ms of wall time at 600x: 2 minutes of event time.
-  const RunResult r = RunFleet(fleet, RunOptions{.speed = 600, .duration_ms = 200}, sink, nullptr,
-                               stop, start);
+  const RunResult r =
+      RunFleet(fleet, RunOptions{.speed = 600, .duration_ms = 200}, sink, nullptr, stop, start);
   // The last sample was due less than an interval (17 ms of wall time) before the end.
   EXPECT_GE(r.end.end_wall, start + 200 - 17);
   EXPECT_LE(r.end.end_ts, start + 2 * kMinute);

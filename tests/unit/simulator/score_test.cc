@@ -24,8 +24,14 @@ constexpr int64_t kMinute = 60'000;
 // A live run at 10x: event time kWall + 10 * (wall - kWall).
 Truth LiveRun() {
   Truth t;
-  t.run = RunInfo{.seed = 1, .tenant = "acme", .machines = 10, .interval_ms = 10'000, .speed = 10,
-                  .start_ts = kWall, .start_wall = kWall, .silent_after_ms = 60'000};
+  t.run = RunInfo{.seed = 1,
+                  .tenant = "acme",
+                  .machines = 10,
+                  .interval_ms = 10'000,
+                  .speed = 10,
+                  .start_ts = kWall,
+                  .start_wall = kWall,
+                  .silent_after_ms = 60'000};
   return t;
 }
 
@@ -44,8 +50,12 @@ Episode Make(std::string device, FaultKind kind, int64_t onset, int64_t onset_wa
 }
 
 ScoredCase Case(std::string id, std::string device, std::string rule, int64_t t0, int64_t opened) {
-  return ScoredCase{.id = std::move(id), .tenant = "acme", .device = std::move(device),
-                    .rule = std::move(rule), .fault_started_at = t0, .opened_at = opened};
+  return ScoredCase{.id = std::move(id),
+                    .tenant = "acme",
+                    .device = std::move(device),
+                    .rule = std::move(rule),
+                    .fault_started_at = t0,
+                    .opened_at = opened};
 }
 
 const KindScore& Kind(const Score& s, FaultKind kind) { return s.kinds[static_cast<int>(kind)]; }
@@ -53,11 +63,12 @@ const KindScore& Kind(const Score& s, FaultKind kind) { return s.kinds[static_ca
 TEST(ScoreTest, ACaseOnTheDeviceForAnExpectedRuleAfterOnsetDetectsTheEpisode) {
   Truth t = LiveRun();
   // Overheat begins at event time +10 min, i.e. wall +1 min.
-  t.episodes.push_back(Make("ex200-0001", FaultKind::kOverheat, kWall + 10 * kMinute, kWall + kMinute));
+  t.episodes.push_back(
+      Make("ex200-0001", FaultKind::kOverheat, kWall + 10 * kMinute, kWall + kMinute));
   // The case opens at wall +90 s = event time +15 min: lead 5 min of event time.
-  const Score s = ScoreRun(t, {Case("c1", "ex200-0001", "coolant_overheat", kWall + 14 * kMinute,
-                                    kWall + 90'000)},
-                           kWall + 10 * kMinute);
+  const Score s = ScoreRun(
+      t, {Case("c1", "ex200-0001", "coolant_overheat", kWall + 14 * kMinute, kWall + 90'000)},
+      kWall + 10 * kMinute);
   const KindScore& k = Kind(s, FaultKind::kOverheat);
   EXPECT_EQ(k.episodes, 1);
   EXPECT_EQ(k.detected, 1);
@@ -73,11 +84,13 @@ TEST(ScoreTest, ACaseOnTheDeviceForAnExpectedRuleAfterOnsetDetectsTheEpisode) {
 
 TEST(ScoreTest, SilentEpisodesMatchAndMeasureOnTheGatewayClock) {
   Truth t = LiveRun();
-  t.episodes.push_back(Make("ex200-0002", FaultKind::kSilent, kWall + 10 * kMinute, kWall + kMinute));
+  t.episodes.push_back(
+      Make("ex200-0002", FaultKind::kSilent, kWall + 10 * kMinute, kWall + kMinute));
   // silent(1m): t0 and opened_at are gateway (wall) times, a minute after.
-  Score s = ScoreRun(t, {Case("c1", "ex200-0002", "machine_silent", kWall + 2 * kMinute,
-                              kWall + 2 * kMinute + 500)},
-                     kWall + 10 * kMinute);
+  Score s = ScoreRun(
+      t,
+      {Case("c1", "ex200-0002", "machine_silent", kWall + 2 * kMinute, kWall + 2 * kMinute + 500)},
+      kWall + 10 * kMinute);
   EXPECT_EQ(Kind(s, FaultKind::kSilent).detected, 1);
   EXPECT_THAT(Kind(s, FaultKind::kSilent).leads_ms, ElementsAre(kMinute + 500));
   // A silent case that began before the machine went dark is not this episode.
@@ -89,7 +102,8 @@ TEST(ScoreTest, SilentEpisodesMatchAndMeasureOnTheGatewayClock) {
 
 TEST(ScoreTest, CasesBeforeTheOnsetOrForOtherRulesAreFalseAlarms) {
   Truth t = LiveRun();
-  t.episodes.push_back(Make("ex200-0001", FaultKind::kFlappingSensor, kWall + 10 * kMinute, kWall + kMinute));
+  t.episodes.push_back(
+      Make("ex200-0001", FaultKind::kFlappingSensor, kWall + 10 * kMinute, kWall + kMinute));
   const Score s = ScoreRun(
       t,
       {Case("c1", "ex200-0001", "coolant_sensor_erratic", kWall + 5 * kMinute, kWall + 40'000),
@@ -99,7 +113,8 @@ TEST(ScoreTest, CasesBeforeTheOnsetOrForOtherRulesAreFalseAlarms) {
       kWall + 10 * kMinute);
   EXPECT_EQ(Kind(s, FaultKind::kFlappingSensor).detected, 0);
   EXPECT_EQ(Kind(s, FaultKind::kFlappingSensor).false_cases, 1) << "c1 began before the onset";
-  EXPECT_EQ(Kind(s, FaultKind::kOverheat).false_cases, 1) << "c2: the flapping sensor is no overheat";
+  EXPECT_EQ(Kind(s, FaultKind::kOverheat).false_cases, 1)
+      << "c2: the flapping sensor is no overheat";
   EXPECT_EQ(Kind(s, FaultKind::kBatteryDecay).false_cases, 1) << "c3: a healthy machine";
   ASSERT_EQ(s.kinds.size(), kAllFaultKinds.size() + 1);
   EXPECT_EQ(s.kinds.back().kind, "other");
@@ -113,11 +128,11 @@ TEST(ScoreTest, CasesBeforeTheOnsetOrForOtherRulesAreFalseAlarms) {
 TEST(ScoreTest, ASecondCaseForOneEpisodeIsADuplicate) {
   Truth t = LiveRun();
   t.episodes.push_back(Make("ex200-0001", FaultKind::kDtc, kWall + 10 * kMinute, kWall + kMinute));
-  const Score s = ScoreRun(
-      t,
-      {Case("c2", "ex200-0001", "dtc:SPN97.FMI15", kWall + 14 * kMinute, kWall + 100'000),
-       Case("c1", "ex200-0001", "dtc:SPN97.FMI15", kWall + 10 * kMinute, kWall + 60'000)},
-      kWall + 10 * kMinute);
+  const Score s =
+      ScoreRun(t,
+               {Case("c2", "ex200-0001", "dtc:SPN97.FMI15", kWall + 14 * kMinute, kWall + 100'000),
+                Case("c1", "ex200-0001", "dtc:SPN97.FMI15", kWall + 10 * kMinute, kWall + 60'000)},
+               kWall + 10 * kMinute);
   const KindScore& k = Kind(s, FaultKind::kDtc);
   EXPECT_EQ(k.detected, 1);
   EXPECT_EQ(k.true_cases, 2);
@@ -129,7 +144,8 @@ TEST(ScoreTest, ASecondCaseForOneEpisodeIsADuplicate) {
 
 TEST(ScoreTest, UndetectedEpisodesArePendingUntilDueThenMissed) {
   Truth t = LiveRun();
-  t.episodes.push_back(Make("ex200-0001", FaultKind::kBatteryDecay, kWall + 10 * kMinute, kWall + kMinute));
+  t.episodes.push_back(
+      Make("ex200-0001", FaultKind::kBatteryDecay, kWall + 10 * kMinute, kWall + kMinute));
   // due_wall is onset_wall + 1 min.
   Score s = ScoreRun(t, {}, kWall + kMinute + 59'999);
   EXPECT_EQ(Kind(s, FaultKind::kBatteryDecay).pending, 1);
@@ -187,9 +203,9 @@ TEST(ScoreTest, DataClockRunsAreCompleteWhateverTheTime) {
   // replayed run has ended on its own clock.
   EXPECT_EQ(ScoreRun(t, {}, 0).total.missed, 1);
   // Lead with the data clock: opened_at is event time.
-  const Score s = ScoreRun(t, {Case("c1", "ex200-0001", "coolant_overheat", kWall + 14 * kMinute,
-                                    kWall + 15 * kMinute)},
-                           0);
+  const Score s = ScoreRun(
+      t, {Case("c1", "ex200-0001", "coolant_overheat", kWall + 14 * kMinute, kWall + 15 * kMinute)},
+      0);
   EXPECT_THAT(Kind(s, FaultKind::kOverheat).leads_ms, ElementsAre(5 * kMinute));
 }
 
@@ -209,27 +225,31 @@ TEST(ScoreTest, JsonHasEveryKindAndTheTotal) {
   Truth t = LiveRun();
   t.episodes.push_back(Make("ex200-0001", FaultKind::kDtc, kWall, kWall));
   const std::string json = FormatScoreJson(ScoreRun(t, {}, kWall));
-  for (FaultKind kind : kAllFaultKinds) EXPECT_THAT(json, HasSubstr(absl::StrCat("\"kind\":\"", std::string(FaultKindName(kind)), "\"")));
+  for (FaultKind kind : kAllFaultKinds)
+    EXPECT_THAT(json,
+                HasSubstr(absl::StrCat("\"kind\":\"", std::string(FaultKindName(kind)), "\"")));
   EXPECT_THAT(json, HasSubstr("\"kind\":\"total\",\"episodes\":1,\"detected\":0,\"pending\":1"));
   EXPECT_THAT(json, HasSubstr("\"recall\":null"));
   EXPECT_THAT(json, HasSubstr("\"awaiting\":1"));
 }
 
 std::string Event(int64_t seq, std::string_view type, std::string_view id, int64_t opened_at) {
-  return absl::StrCat(R"({"seq":)", seq, R"(,"type":")", std::string(type), R"(","at":1,"case":{"id":")",
-                      std::string(id),
-                      R"(","tenant":"acme","device":"d1","model":null,"rule":"r","severity":"warning",)"
-                      R"("status":"open","fault_started_at":5,"opened_at":)",
-                      opened_at, R"(,"updated_at":1,"acknowledged_at":null,"acknowledged_by":null,)"
-                      R"("resolved_at":null,"resolved_by":null,"occurrences":1,"diagnosis":"",)"
-                      R"("skill":"","parts":[],"evidence":{}}})");
+  return absl::StrCat(
+      R"({"seq":)", seq, R"(,"type":")", std::string(type), R"(","at":1,"case":{"id":")",
+      std::string(id),
+      R"(","tenant":"acme","device":"d1","model":null,"rule":"r","severity":"warning",)"
+      R"("status":"open","fault_started_at":5,"opened_at":)",
+      opened_at,
+      R"(,"updated_at":1,"acknowledged_at":null,"acknowledged_by":null,)"
+      R"("resolved_at":null,"resolved_by":null,"occurrences":1,"diagnosis":"",)"
+      R"("skill":"","parts":[],"evidence":{}}})");
 }
 
 TEST(CaseCollectorTest, BuildsCasesFromTheirFirstEventAndCountsReopens) {
   CaseCollector c;
-  const std::string lines = Event(3, "reopened", "c-1", 999) + "\n" + Event(1, "opened", "c-1", 100) +
-                            "\n" + Event(2, "opened", "c-2", 50) + "\n" +
-                            Event(3, "reopened", "c-1", 999) + "\n";  // delivered twice
+  const std::string lines = Event(3, "reopened", "c-1", 999) + "\n" +
+                            Event(1, "opened", "c-1", 100) + "\n" + Event(2, "opened", "c-2", 50) +
+                            "\n" + Event(3, "reopened", "c-1", 999) + "\n";  // delivered twice
   ASSERT_TRUE(c.AddLines(lines).ok());
   EXPECT_EQ(c.events(), 3u);
   std::vector<ScoredCase> cases = c.cases();

@@ -54,8 +54,8 @@ TEST(TruthTest, WhatIsWrittenReadsBack) {
   silent.due_wall = 8;
   silent.expect = {"machine_silent"};
   const std::string text = RunLine(SampleRun()) + "\n" + EpisodeLine(Dtc()) + "\n" +
-                           EpisodeLine(silent) + "\n" + EndLine({.end_ts = 9, .end_wall = 10, .samples = 11}) +
-                           "\n";
+                           EpisodeLine(silent) + "\n" +
+                           EndLine({.end_ts = 9, .end_wall = 10, .samples = 11}) + "\n";
   absl::StatusOr<Truth> truth = ParseTruth(text);
   ASSERT_TRUE(truth.ok()) << truth.status();
   const RunInfo& run = truth->run;
@@ -109,7 +109,8 @@ TEST(TruthTest, DamagedFilesNameTheLine) {
   EXPECT_THAT(error(RunLine(SampleRun()) + "\n\n{not json"), HasSubstr("line 3: not JSON"));
   std::string unknown = EpisodeLine(Dtc());
   unknown.replace(unknown.find("\"dtc\""), 5, "\"rust\"");
-  EXPECT_THAT(error(RunLine(SampleRun()) + "\n" + unknown), HasSubstr("line 2: unknown fault kind 'rust'"));
+  EXPECT_THAT(error(RunLine(SampleRun()) + "\n" + unknown),
+              HasSubstr("line 2: unknown fault kind 'rust'"));
   EXPECT_THAT(error(RunLine(SampleRun()) + "\n{\"type\":\"fault\",\"device\":\"x\"}"),
               HasSubstr("line 2: \"model\": missing"));
   EXPECT_THAT(error(RunLine(SampleRun()) + "\n" + EndLine({}) + "\n" + EpisodeLine(Dtc())),
