@@ -1,5 +1,6 @@
 # Precall: the two commands of the README, plus benchmarks.
-#   make demo   install what is missing, build, and show cases opening
+#   make demo   install what is missing, build, run a simulated fleet live and show cases
+#               opening (Ctrl-C: stop and score; without a terminal it ends after 90 s)
 #   make test   install what is missing, build with ASan+UBSan, run every test
 #   make bench  release build + micro-benchmarks and the replay benchmark
 #   make bench-e2e [QUICK=1]  release build + the end-to-end benchmark against the
@@ -14,7 +15,7 @@ deps:
 
 build-release: deps
 	cmake --preset release >/dev/null
-	cmake --build --preset release -j $(JOBS) --target precall precall_bench
+	cmake --build --preset release -j $(JOBS) --target precall precall_bench precall-sim
 
 build-asan: deps
 	cmake --preset asan-ubsan >/dev/null
@@ -24,7 +25,7 @@ test: build-asan
 	ctest --preset asan-ubsan -j $(JOBS)
 
 demo: build-release
-	@bash deploy/examples/demo.sh build/release/gateway/precall
+	@bash deploy/examples/demo.sh build/release
 
 bench: build-release
 	@bash bench/run.sh build/release
