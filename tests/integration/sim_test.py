@@ -24,28 +24,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.request
+
+from harness import free_port, poll
 
 PRECALL = SIM = EXAMPLES = None
 START = "1795849200000"  # 2026-11-28 07:00 UTC
 TOKEN = "sim-test-token"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(predicate, deadline_s=30.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class SimReplayTest(unittest.TestCase):
