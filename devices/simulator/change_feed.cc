@@ -45,7 +45,8 @@ absl::Status ChangeFeed::Poll(int wait_s, CaseCollector& cases) {
       return absl::DataLossError(absl::StrCat(path, ": ", page->status().message()));
     if (!added.ok()) return absl::DataLossError(absl::StrCat(path, ": ", added.message()));
     cursor_ = next;
-    if (events < kPageSize) return absl::OkStatus();
+    // The server may cap a page below kPageSize: only an empty page is the end.
+    if (events == 0) return absl::OkStatus();
   }
 }
 

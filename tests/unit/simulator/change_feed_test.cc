@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -25,10 +26,10 @@ std::string Event(int64_t seq) {
                       R"(","rule":"r","fault_started_at":1,"opened_at":)", seq, "}}");
 }
 
-// Serves `total` events, at most `limit` per page, to token "t0k".
+// Serves `total` events, at most min(limit, cap) per page, to token "t0k".
 class FakeApi {
  public:
-  explicit FakeApi(int total) : total_(total) {
+  explicit FakeApi(int total, int64_t cap = 1000) : total_(total), cap_(cap) {
     server_.Get("/v1/changes", [this](const httplib::Request& req, httplib::Response& res) {
       ++requests;
       if (req.get_header_value("Authorization") != "Bearer t0k") {
@@ -37,7 +38,7 @@ class FakeApi {
         return;
       }
       const int64_t after = std::stoll(req.get_param_value("after"));
-      const int64_t limit = std::stoll(req.get_param_value("limit"));
+      const int64_t limit = std::min<int64_t>(cap_, std::stoll(req.get_param_value("limit")));
       last_wait = std::stoi(req.get_param_value("wait"));
       std::string body = R"({"events":[)";
       int64_t next = after;
@@ -67,6 +68,7 @@ class FakeApi {
 
  private:
   std::atomic<int> total_;
+  const int64_t cap_;
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -80,13 +82,22 @@ TEST(ChangeFeedTest, PagesThroughEveryEventAndResumesFromTheCursor) {
   EXPECT_EQ(feed.cursor(), 1234);
   EXPECT_EQ(cases.events(), 1234u);
   EXPECT_EQ(cases.cases().size(), 1234u);
-  EXPECT_EQ(api.requests.load(), 3) << "pages of 500, 500, 234";
+  EXPECT_EQ(api.requests.load(), 4) << "pages of 500, 500, 234, then an empty one";
   EXPECT_EQ(api.last_wait.load(), 0) << "only the first request of a poll waits";
 
   api.set_total(1240);
   ASSERT_TRUE(feed.Poll(0, cases).ok());
   EXPECT_EQ(feed.cursor(), 1240);
   EXPECT_EQ(cases.events(), 1240u) << "from the cursor: nothing missed, nothing twice";
+}
+
+TEST(ChangeFeedTest, AServerCappingPagesLowerIsReadToTheEnd) {
+  FakeApi api(450, /*cap=*/100);
+  ChangeFeed feed(api.url(), "t0k");
+  CaseCollector cases;
+  ASSERT_TRUE(feed.Poll(0, cases).ok());
+  EXPECT_EQ(feed.cursor(), 450);
+  EXPECT_EQ(cases.events(), 450u);
 }
 
 TEST(ChangeFeedTest, AWrongTokenIsAnError) {
