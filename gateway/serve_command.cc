@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -61,6 +62,77 @@ store::StoreOptions StorageOptions(const config::StorageConfig& storage) {
   return o;
 }
 
+struct ReloadStats {
+  std::atomic<uint64_t> ok{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> rules_loaded{0};
+};
+
+// SIGHUP: re-reads the rules and devices files named in the config (not the
+// config itself). Invalid files keep the running rules; the diagnostics go
+// to the log. Valid ones reach every worker between two messages.
+void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadStats& stats) {
+  config::LoadedRules loaded = config::LoadRules(config.rules, config.devices);
+  if (!loaded.errors.empty()) {
+    for (const auto& d : loaded.errors) Log("reload: %s", d.ToString());
+    Log("SIGHUP: reload refused (%s errors); keeping the running rules",
+        std::to_string(loaded.errors.size()));
+    stats.failed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const std::size_t n = loaded.rules->size();
+  pipeline.Reload(std::move(loaded.rules), std::move(loaded.catalog));
+  stats.rules_loaded.store(n, std::memory_order_relaxed);
+  stats.ok.fetch_add(1, std::memory_order_relaxed);
+  Log("SIGHUP: reloaded %s rules", std::to_string(n));
+}
+
+// Crash recovery (DESIGN.md "Durability"): the device checkpoints, then the
+// journal after the recovery start through the same workers, with the clock
+// stopped so that silent() does not see devices whose later samples are
+// still in the journal. Starts the pipeline; its clock runs afterwards.
+bool Recover(core::CaseStore& store, core::Journal& journal, core::Pipeline& pipeline) {
+  const auto started = std::chrono::steady_clock::now();
+  std::size_t devices = 0, refused = 0;
+  absl::Status s = store.ForEachCheckpoint(
+      [&](std::string_view key, std::string_view checkpoint, uint64_t watermark) {
+        if (pipeline.RestoreDevice(key, checkpoint, watermark)) {
+          ++devices;
+        } else {
+          ++refused;
+        }
+      });
+  if (!s.ok()) {
+    Log("cannot read device checkpoints: %s", std::string(s.message()));
+    return false;
+  }
+  if (refused > 0) {
+    Log("ignored %s malformed device checkpoints (those devices start afresh)",
+        std::to_string(refused));
+  }
+  pipeline.Start();
+  const uint64_t start = store.recovery_start();
+  std::size_t entries = 0;
+  s = journal.ForEachAfter(start, [&](const core::JournalEntry& e) {
+    pipeline.Submit(e.topic, e.payload, e.receive_ms, e.seq);
+    ++entries;
+    return true;
+  });
+  if (!s.ok()) {
+    Log("cannot read the journal: %s", std::string(s.message()));
+    return false;
+  }
+  pipeline.WaitUntilIdle();
+  pipeline.StartClock();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  Log("recovered %s", std::to_string(devices) + " devices from checkpoints and re-applied " +
+                          std::to_string(entries) + " journal entries after seq " +
+                          std::to_string(start) + " in " + std::to_string(ms) + " ms");
+  return true;
+}
+
 }  // namespace
 
 int RunServe(const std::string& config_path) {
@@ -116,18 +188,30 @@ int RunServe(const std::string& config_path) {
   const int workers = config.workers > 0
                           ? config.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  core::Pipeline pipeline(core::Pipeline::Options{.workers = workers}, loaded.rules,
-                          loaded.catalog, clock, cases);
-  pipeline.Start();
+  core::Pipeline pipeline(
+      core::Pipeline::Options{
+          .workers = workers,
+          .checkpoints = &case_store,
+          .checkpoint_interval = std::chrono::milliseconds(config.storage.checkpoint_interval_ms),
+          .clock_running = false},
+      loaded.rules, loaded.catalog, clock, cases);
+  if (!Recover(case_store, journal, pipeline)) return 1;
+  ReloadStats reload;
+  reload.rules_loaded = loaded.rules->size();
   if (absl::Status s = publisher.Start(); !s.ok()) {
     Log("%s", std::string(s.message()));
     return 1;
   }
-  // Journal first, then the worker's ring; the broker's PUBACK follows.
+  // Journal first, then the worker's ring; the broker's PUBACK follows. A
+  // journal write that fails (disk full, I/O error) is counted and logged by
+  // the main loop; the message is still evaluated, it only loses its crash
+  // safety.
+  std::atomic<uint64_t> journal_failures{0};
   mqtt::MqttIngest ingest(BrokerOptions(config.broker),
                           [&](std::string_view topic, std::string_view payload) {
                             const int64_t now = clock.NowMs();
                             auto seq = journal.Append(now, topic, payload);
+                            if (!seq.ok()) journal_failures.fetch_add(1, std::memory_order_relaxed);
                             pipeline.Submit(topic, payload, now, seq.ok() ? *seq : 0);
                           });
   if (absl::Status s = ingest.Start(); !s.ok()) {
@@ -144,9 +228,11 @@ int RunServe(const std::string& config_path) {
       .cases = &cases,
       .broker_connected = [&ingest] { return ingest.connected(); },
       .outbox_depth = [&case_store] { return case_store.outbox_depth(); },
-      .rules_loaded = [&loaded] { return static_cast<uint64_t>(loaded.rules->size()); },
-      // .reloads_ok, .reloads_failed: read as 0 until SIGHUP reload counts them.
+      .rules_loaded = [&reload] { return reload.rules_loaded.load(std::memory_order_relaxed); },
+      .reloads_ok = [&reload] { return reload.ok.load(std::memory_order_relaxed); },
+      .reloads_failed = [&reload] { return reload.failed.load(std::memory_order_relaxed); },
       .commit_failures = [&sink] { return sink.failures(); },
+      .checkpointed_journal_seq = [&pipeline] { return pipeline.checkpointed_through(); },
       .journal_write_us = &store->journal_write_latency_us(),
       .store_write_us = &store->store_write_latency_us(),
   });
@@ -181,6 +267,7 @@ int RunServe(const std::string& config_path) {
   // Main loop: signals, the journal's group-commit timer, retention, and a
   // line in the log whenever the broker connection is up and subscribed.
   bool subscribed = false;
+  uint64_t journal_failures_logged = 0;
   const auto flush_every = std::chrono::milliseconds(config.storage.group_commit_interval_ms);
   auto next_trim = std::chrono::steady_clock::now();
   while (true) {
@@ -191,7 +278,13 @@ int RunServe(const std::string& config_path) {
         std::chrono::duration_cast<std::chrono::seconds>(flush_every).count());
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) Log("SIGHUP: rule reload is not available yet; keeping the loaded rules");
+    if (sig == SIGHUP) ReloadRules(config, pipeline, reload);
+    if (uint64_t failed = journal_failures.load(std::memory_order_relaxed);
+        failed != journal_failures_logged) {
+      Log("journal writes failing (%s so far): telemetry is evaluated but not crash-safe",
+          std::to_string(failed));
+      journal_failures_logged = failed;
+    }
     (void)journal.Flush();  // an idle group is written at least every interval
     if (ingest.subscribed() != subscribed) {
       subscribed = !subscribed;
