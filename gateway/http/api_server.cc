@@ -263,25 +263,22 @@ void ApiServer::Routes() {
   s.set_read_timeout(5);
   s.set_write_timeout(5);
   s.set_keep_alive_timeout(2);
-  s.Get(R"(/v1/cases)", V1([this](const Request& q, Response& r, const Scope& sc) {
-    ListCases(q, r, sc);
-  }));
-  s.Get(R"(/v1/cases/([^/]+))", V1([this](const Request& q, Response& r, const Scope& sc) {
-    GetCase(q, r, sc);
-  }));
+  s.Get(R"(/v1/cases)",
+        V1([this](const Request& q, Response& r, const Scope& sc) { ListCases(q, r, sc); }));
+  s.Get(R"(/v1/cases/([^/]+))",
+        V1([this](const Request& q, Response& r, const Scope& sc) { GetCase(q, r, sc); }));
   s.Post(R"(/v1/cases/([^/]+)/ack)", V1([this](const Request& q, Response& r, const Scope& sc) {
-    ActOnCase(q, r, sc, /*resolve=*/false);
-  }));
-  s.Post(R"(/v1/cases/([^/]+)/resolve)",
-         V1([this](const Request& q, Response& r, const Scope& sc) {
+           ActOnCase(q, r, sc, /*resolve=*/false);
+         }));
+  s.Post(R"(/v1/cases/([^/]+)/resolve)", V1([this](const Request& q, Response& r, const Scope& sc) {
            ActOnCase(q, r, sc, /*resolve=*/true);
          }));
-  s.Get(R"(/v1/changes)", V1([this](const Request& q, Response& r, const Scope& sc) {
-    Changes(q, r, sc);
-  }));
+  s.Get(R"(/v1/changes)",
+        V1([this](const Request& q, Response& r, const Scope& sc) { Changes(q, r, sc); }));
   s.Get(R"(/v1/devices/([^/]+)/([^/]+))",
         V1([this](const Request& q, Response& r, const Scope& sc) { GetDevice(q, r, sc); }));
-  s.Get("/healthz", [](const Request&, Response& res) { SendJson(res, 200, R"({"status":"ok"})"); });
+  s.Get("/healthz",
+        [](const Request&, Response& res) { SendJson(res, 200, R"({"status":"ok"})"); });
   s.Get("/readyz", [this](const Request&, Response& res) {
     if (sources_.ready && sources_.ready()) {
       SendJson(res, 200, R"({"status":"ready"})");
@@ -386,8 +383,8 @@ void ApiServer::ActOnCase(const Request& req, Response& res, const Scope& scope,
   absl::StatusOr<std::string> by = ParseActor(req.body);
   if (!by.ok()) return SendError(res, 400, by.status());
   const int64_t now = sources_.clock.NowMs();
-  absl::StatusOr<core::Case> done = resolve ? sources_.cases.Resolve(id, *by, now)
-                                            : sources_.cases.Acknowledge(id, *by, now);
+  absl::StatusOr<core::Case> done =
+      resolve ? sources_.cases.Resolve(id, *by, now) : sources_.cases.Acknowledge(id, *by, now);
   if (!done.ok()) {
     const int status = absl::IsNotFound(done.status())             ? 404
                        : absl::IsFailedPrecondition(done.status()) ? 409
@@ -445,8 +442,9 @@ void ApiServer::GetDevice(const Request& req, Response& res, const Scope& scope)
     if (latest.empty()) return SendError(res, 404, "no such device");
     case_model = latest.front().model;
   }
-  SendJson(res, 200,
-           DeviceJson(tenant, device, view, case_model, sources_.cases.ActiveCaseIds(tenant, device)));
+  SendJson(
+      res, 200,
+      DeviceJson(tenant, device, view, case_model, sources_.cases.ActiveCaseIds(tenant, device)));
 }
 
 absl::Status ApiServer::Start() {

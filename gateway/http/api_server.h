@@ -68,7 +68,7 @@ inline constexpr std::size_t kMaxCaseEvents = 1000;
 struct ApiSources {
   core::CaseBook& cases;
   core::CaseStore& store;
-  core::Clock& clock;  // acknowledged_at / resolved_at of manual actions
+  core::Clock& clock;       // acknowledged_at / resolved_at of manual actions
   ChangeNotifier& changes;  // woken by every commit; Stop() shuts it down
   // What the gateway knows of a device (Pipeline::QueryDevice); nullopt when
   // it has never seen it.

@@ -28,8 +28,7 @@ std::optional<Scope> TokenAuth::Authorize(std::string_view authorization) const 
   if (tokens_.empty()) return Scope{};
   // "Bearer <token>"; the scheme is case-insensitive (RFC 7235).
   constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() ||
-      !StartsWithIgnoreCase(authorization, kScheme)) {
+  if (authorization.size() <= kScheme.size() || !StartsWithIgnoreCase(authorization, kScheme)) {
     return std::nullopt;
   }
   std::string_view presented = authorization.substr(kScheme.size());

@@ -54,9 +54,8 @@ bool ChangeNotifier::shut_down() const {
 
 bool ChangeNotifier::WaitForChange(uint64_t seen, absl::Time deadline) const {
   absl::MutexLock lock(&mu_);
-  auto woken = [this, seen]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return version_ != seen || shut_down_;
-  };
+  auto woken = [this, seen]()
+                   ABSL_SHARED_LOCKS_REQUIRED(mu_) { return version_ != seen || shut_down_; };
   mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
   return version_ != seen;
 }
@@ -70,7 +69,8 @@ absl::StatusOr<ChangesPage> ChangeFeed::Scan(uint64_t after, std::size_t limit,
   std::size_t budget = kMaxScan;
   while (page.events.size() < limit && budget > 0) {
     // Unfiltered, every event read is returned: read just what fits.
-    const std::size_t want = tenant ? std::min<std::size_t>(budget, 512) : limit - page.events.size();
+    const std::size_t want =
+        tenant ? std::min<std::size_t>(budget, 512) : limit - page.events.size();
     absl::StatusOr<std::vector<std::string>> batch = store_.EventsAfter(page.next, want);
     if (!batch.ok()) return batch.status();
     for (std::string& json : *batch) {

@@ -62,8 +62,8 @@ void AddHistogram(MetricFamily& f, const std::vector<const core::FixedHistogram*
 double Read(const std::function<uint64_t()>& f) { return f ? static_cast<double>(f()) : 0.0; }
 
 // A family of one unlabelled counter or gauge.
-void AddScalar(std::vector<MetricFamily>& out, std::string name, std::string help,
-               MetricType type, double value) {
+void AddScalar(std::vector<MetricFamily>& out, std::string name, std::string help, MetricType type,
+               double value) {
   MetricFamily& f = out.emplace_back(Family(std::move(name), std::move(help), type));
   Add(f, value);
 }
@@ -112,13 +112,13 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             "MQTT messages handed to the workers (telemetry and status).", MetricType::Counter,
             sum([](const auto& w) { return w.messages_received.Get(); }));
 
-  MetricFamily& rejected =
-      out.emplace_back(Family("precall_messages_rejected_total",
-                              "Messages, or samples of a batch, dropped, by reason.",
-                              MetricType::Counter));
+  MetricFamily& rejected = out.emplace_back(
+      Family("precall_messages_rejected_total",
+             "Messages, or samples of a batch, dropped, by reason.", MetricType::Counter));
   for (int r = 1; r < devices::kRejectReasonCount; ++r) {  // 0 is kNone
     Add(rejected, sum([r](const auto& w) { return w.rejected[r].Get(); }),
-        {{"reason", std::string(devices::RejectReasonName(static_cast<devices::RejectReason>(r)))}});
+        {{"reason",
+          std::string(devices::RejectReasonName(static_cast<devices::RejectReason>(r)))}});
   }
 
   AddScalar(out, "precall_samples_processed_total", "Samples accepted and applied to device state.",

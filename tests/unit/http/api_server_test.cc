@@ -49,9 +49,8 @@ class ApiServerTest : public ::testing::Test {
                        .store = store_,
                        .clock = clock_,
                        .changes = changes_,
-                       .devices =
-                           [this](std::string_view t, std::string_view d)
-                           -> std::optional<core::DeviceView> {
+                       .devices = [this](std::string_view t,
+                                         std::string_view d) -> std::optional<core::DeviceView> {
                          auto it = devices_.find({std::string(t), std::string(d)});
                          if (it == devices_.end()) return std::nullopt;
                          return it->second;
@@ -69,10 +68,11 @@ class ApiServerTest : public ::testing::Test {
     client.set_read_timeout(120, 0);
     httplib::Headers headers;
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    httplib::Result r = method == "GET"      ? client.Get(path.c_str(), headers)
-                        : method == "POST"   ? client.Post(path.c_str(), headers, body, "application/json")
-                        : method == "DELETE" ? client.Delete(path.c_str(), headers)
-                                             : client.Put(path.c_str(), headers, body, "application/json");
+    httplib::Result r =
+        method == "GET"      ? client.Get(path.c_str(), headers)
+        : method == "POST"   ? client.Post(path.c_str(), headers, body, "application/json")
+        : method == "DELETE" ? client.Delete(path.c_str(), headers)
+                             : client.Put(path.c_str(), headers, body, "application/json");
     Reply reply;
     if (!r) return reply;
     reply.status = r->status;
@@ -95,10 +95,11 @@ class ApiServerTest : public ::testing::Test {
     rules::CaseTemplate tmpl{severity, "diagnosis", "skill", {"part"}, 0};
     std::string model = "EX200";
     book_.Trigger(core::CaseSubject{tenant, device, rule, &model}, tmpl, at, at, {{"t", 1.5}});
-    return book_.List({.tenant = std::string(tenant),
-                       .device = std::string(device),
-                       .rule = std::string(rule),
-                       .limit = 1})
+    return book_
+        .List({.tenant = std::string(tenant),
+               .device = std::string(device),
+               .rule = std::string(rule),
+               .limit = 1})
         .front()
         .id;
   }
@@ -158,8 +159,7 @@ TEST_F(ApiServerTest, V1NeedsAKnownBearerToken) {
   Open("acme", "d1", "hot", devices::Severity::kMajor, 100);
   Reply none = Get("/v1/cases", "");
   ExpectError(none, 401);
-  EXPECT_EQ(Header(none, "WWW-Authenticate"),
-            "Bearer");
+  EXPECT_EQ(Header(none, "WWW-Authenticate"), "Bearer");
   ExpectError(Get("/v1/cases", "wrong"), 401);
   ExpectError(Get("/v1/changes", "all-token-but-longer"), 401);
   ExpectError(Post("/v1/cases/x/ack", R"({"by":"a"})", ""), 401);
@@ -204,8 +204,7 @@ TEST_F(ApiServerTest, ListsCasesNewestFirstWithFilters) {
             (std::vector<std::string>{a}));
   // A tenant's token sees its tenant only, whatever it asks for.
   EXPECT_EQ(CaseIds(Get("/v1/cases", "acme-token").body), (std::vector<std::string>{b, c, a}));
-  EXPECT_EQ(CaseIds(Get("/v1/cases?tenant=globex", "acme-token").body),
-            std::vector<std::string>{});
+  EXPECT_EQ(CaseIds(Get("/v1/cases?tenant=globex", "acme-token").body), std::vector<std::string>{});
 }
 
 TEST_F(ApiServerTest, ListLimitIsCapped) {
@@ -221,9 +220,9 @@ TEST_F(ApiServerTest, BadParametersAre400) {
   Start();
   for (const char* path :
        {"/v1/cases?status=closed", "/v1/cases?severity=urgent", "/v1/cases?limit=0",
-        "/v1/cases?limit=ten", "/v1/cases?limit=-1", "/v1/changes?after=-1",
-        "/v1/changes?after=x", "/v1/changes?limit=0", "/v1/changes?wait=soon",
-        "/v1/changes?wait=-1", "/v1/changes?wait=nan"}) {
+        "/v1/cases?limit=ten", "/v1/cases?limit=-1", "/v1/changes?after=-1", "/v1/changes?after=x",
+        "/v1/changes?limit=0", "/v1/changes?wait=soon", "/v1/changes?wait=-1",
+        "/v1/changes?wait=nan"}) {
     SCOPED_TRACE(path);
     ExpectError(Get(path), 400);
   }
@@ -246,8 +245,8 @@ TEST_F(ApiServerTest, GetsACaseWithItsEventsInOrder) {
   for (simdjson::dom::element e : c["events"].get_array()) {
     events.emplace_back(uint64_t(e["seq"].get_uint64()), std::string_view(e["type"].get_string()));
   }
-  EXPECT_EQ(events, (std::vector<std::pair<uint64_t, std::string>>{{1, "opened"},
-                                                                   {3, "acknowledged"}}));
+  EXPECT_EQ(events,
+            (std::vector<std::pair<uint64_t, std::string>>{{1, "opened"}, {3, "acknowledged"}}));
   ExpectError(Get("/v1/cases/c-0000000000000000"), 404);
   EXPECT_EQ(Get("/v1/cases/" + id, "acme-token").status, 200);
 }
@@ -296,9 +295,9 @@ TEST_F(ApiServerTest, AckThenResolveThenAckIsAConflict) {
 TEST_F(ApiServerTest, AckAndResolveNeedAnActor) {
   Start();
   const std::string id = Open("acme", "d1", "hot", devices::Severity::kMajor, 100);
-  for (const char* body : {"", "{}", "[]", "not json", R"({"by": ""})", R"({"by": 7})",
-                           R"({"note": "x"})", R"({"by": "amy", "note": 3})",
-                           R"({"by": "auto"})", R"({"by": "amy"} trailing)"}) {
+  for (const char* body :
+       {"", "{}", "[]", "not json", R"({"by": ""})", R"({"by": 7})", R"({"note": "x"})",
+        R"({"by": "amy", "note": 3})", R"({"by": "auto"})", R"({"by": "amy"} trailing)"}) {
     SCOPED_TRACE(body);
     ExpectError(Post("/v1/cases/" + id + "/ack", body), 400);
     ExpectError(Post("/v1/cases/" + id + "/resolve", body), 400);
@@ -309,7 +308,8 @@ TEST_F(ApiServerTest, AckAndResolveNeedAnActor) {
 
 TEST_F(ApiServerTest, ChangesPageThroughEveryEventOnce) {
   Start();
-  for (int i = 0; i < 5; ++i) Open("acme", "d" + std::to_string(i), "hot", devices::Severity::kInfo, i);
+  for (int i = 0; i < 5; ++i)
+    Open("acme", "d" + std::to_string(i), "hot", devices::Severity::kInfo, i);
   auto [first, next] = Changes(Get("/v1/changes?after=0&limit=2").body);
   EXPECT_EQ(first, (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(next, 2u);
@@ -324,10 +324,10 @@ TEST_F(ApiServerTest, ChangesPageThroughEveryEventOnce) {
 
 TEST_F(ApiServerTest, ATenantsCursorMovesPastOtherTenantsEvents) {
   Start();
-  Open("acme", "d1", "hot", devices::Severity::kInfo, 1);     // 1
-  Open("globex", "d1", "hot", devices::Severity::kInfo, 2);   // 2
-  Open("acme", "d2", "hot", devices::Severity::kInfo, 3);     // 3
-  Open("globex", "d2", "hot", devices::Severity::kInfo, 4);   // 4
+  Open("acme", "d1", "hot", devices::Severity::kInfo, 1);    // 1
+  Open("globex", "d1", "hot", devices::Severity::kInfo, 2);  // 2
+  Open("acme", "d2", "hot", devices::Severity::kInfo, 3);    // 3
+  Open("globex", "d2", "hot", devices::Severity::kInfo, 4);  // 4
   auto [events, next] = Changes(Get("/v1/changes?after=0", "acme-token").body);
   EXPECT_EQ(events, (std::vector<uint64_t>{1, 3}));
   EXPECT_EQ(next, 4u);  // past globex's 4: the next poll waits for something new
@@ -375,8 +375,7 @@ TEST_F(ApiServerTest, PollsPastTheWaitingCapAre503UnlessThereIsSomethingToSay) {
   ASSERT_TRUE(testing::PollUntil([&] { return server_->waiting_polls() == 1; }));
   Reply refused = Get("/v1/changes?after=0&wait=60");
   ExpectError(refused, 503);
-  EXPECT_EQ(Header(refused, "Retry-After"),
-            "1");
+  EXPECT_EQ(Header(refused, "Retry-After"), "1");
   EXPECT_EQ(Get("/v1/changes?after=0").status, 200);  // not waiting: served
   Open("acme", "d1", "hot", devices::Severity::kInfo, 1);
   poller.join();
@@ -411,11 +410,12 @@ TEST_F(ApiServerTest, DevicesShowStateAndActiveCases) {
   ASSERT_TRUE(book_.Resolve(done, "amy", 20).ok());
   Reply r = Get("/v1/devices/acme/d1", "acme-token");
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, "{\"tenant\":\"acme\",\"device\":\"d1\",\"model\":\"EX200\","
-                    "\"labels\":{\"site\":\"north\"},\"last_seen\":1234,"
-                    "\"metrics\":{\"coolant_temp_c\":98.5,\"engine_rpm\":1500},"
-                    "\"dtc\":[\"SPN110.FMI0\"],\"active_cases\":[\"" +
-                        cold + "\",\"" + hot + "\"]}");
+  EXPECT_EQ(r.body,
+            "{\"tenant\":\"acme\",\"device\":\"d1\",\"model\":\"EX200\","
+            "\"labels\":{\"site\":\"north\"},\"last_seen\":1234,"
+            "\"metrics\":{\"coolant_temp_c\":98.5,\"engine_rpm\":1500},"
+            "\"dtc\":[\"SPN110.FMI0\"],\"active_cases\":[\"" +
+                cold + "\",\"" + hot + "\"]}");
   ExpectError(Get("/v1/devices/acme/unknown"), 404);
   ExpectError(Get("/v1/devices/acme/bad%20id"), 404);
   // Known through its cases only (e.g. not reported since a restart).
