@@ -27,8 +27,6 @@ from harness import free_port, poll
 PRECALL = DEPLOY = None
 
 
-
-
 def run(*args, **kw):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=60, **kw)
 

@@ -34,8 +34,6 @@ START = "1795849200000"  # 2026-11-28 07:00 UTC
 TOKEN = "sim-test-token"
 
 
-
-
 class SimReplayTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="precall-sim-replay-")
