@@ -232,6 +232,8 @@ void BM_Pipeline(benchmark::State& state) {
 }
 BENCHMARK(BM_Pipeline)
     ->ArgNames({"workers", "rules"})
+    ->Args({1, 10})
+    ->Args({2, 10})
     ->Args({1, 100})
     ->Args({2, 100})
     ->UseRealTime()

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/core/case_book.h"
 #include "gateway/core/clock.h"
@@ -158,10 +159,12 @@ int Recover(const Setup& setup, const std::string& path) {
                               .clock_running = false},
       Rules(), nullptr, clock, cases);
   const auto checkpoints_started = Clock::now();
-  std::size_t devices = 0;
+  std::vector<core::CheckpointRecord> records;
   (void)db.cases().ForEachCheckpoint([&](std::string_view key, std::string_view blob, uint64_t w) {
-    devices += pipeline.RestoreDevice(key, blob, w) ? 1 : 0;
+    records.push_back({std::string(key), std::string(blob), w});
   });
+  const std::size_t devices = records.size() - pipeline.RestoreDevices(records);
+  records = {};
   const double checkpoints_s = Seconds(checkpoints_started);
   pipeline.Start();
   const auto journal_started = Clock::now();

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "gateway/config/config.h"
 #include "gateway/config/rules_loader.h"
@@ -93,19 +94,18 @@ void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadS
 // still in the journal. Starts the pipeline; its clock runs afterwards.
 bool Recover(core::CaseStore& store, core::Journal& journal, core::Pipeline& pipeline) {
   const auto started = std::chrono::steady_clock::now();
-  std::size_t devices = 0, refused = 0;
+  std::vector<core::CheckpointRecord> checkpoints;
   absl::Status s = store.ForEachCheckpoint(
       [&](std::string_view key, std::string_view checkpoint, uint64_t watermark) {
-        if (pipeline.RestoreDevice(key, checkpoint, watermark)) {
-          ++devices;
-        } else {
-          ++refused;
-        }
+        checkpoints.push_back({std::string(key), std::string(checkpoint), watermark});
       });
   if (!s.ok()) {
     Log("cannot read device checkpoints: %s", std::string(s.message()));
     return false;
   }
+  const std::size_t refused = pipeline.RestoreDevices(checkpoints);
+  const std::size_t devices = checkpoints.size() - refused;
+  checkpoints = {};
   if (refused > 0) {
     Log("ignored %s malformed device checkpoints (those devices start afresh)",
         std::to_string(refused));

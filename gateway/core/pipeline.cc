@@ -57,13 +57,33 @@ bool Pipeline::Submit(std::string_view topic, std::string_view payload, int64_t 
   return true;
 }
 
-bool Pipeline::RestoreDevice(std::string_view device_key, std::string_view checkpoint,
-                             uint64_t journal_watermark) {
-  auto ids = devices::DecodeDeviceKey(device_key);
-  if (!ids) return false;
-  std::string topic = "fleet/";
-  topic.append(ids->tenant).append("/").append(ids->device).append("/");
-  return lanes_[LaneFor(topic)]->worker.RestoreDevice(device_key, checkpoint, journal_watermark);
+std::size_t Pipeline::RestoreDevices(const std::vector<CheckpointRecord>& records) {
+  std::vector<std::vector<const CheckpointRecord*>> by_lane(lanes_.size());
+  std::string topic;
+  std::size_t refused = 0;
+  for (const CheckpointRecord& r : records) {
+    auto ids = devices::DecodeDeviceKey(r.device_key);
+    if (!ids) {
+      ++refused;
+      continue;
+    }
+    topic.assign("fleet/").append(ids->tenant).append("/").append(ids->device).append("/");
+    by_lane[LaneFor(topic)].push_back(&r);
+  }
+  std::vector<std::size_t> lane_refused(lanes_.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (const CheckpointRecord* r : by_lane[i]) {
+        if (!lanes_[i]->worker.RestoreDevice(r->device_key, r->checkpoint, r->journal_watermark)) {
+          ++lane_refused[i];
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (std::size_t n : lane_refused) refused += n;
+  return refused;
 }
 
 void Pipeline::WaitUntilIdle() {

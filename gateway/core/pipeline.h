@@ -69,9 +69,10 @@ class Pipeline {
   // last round of checkpoints, joins them.
   void Stop();
 
-  // Recovery, before Start(): takes back one device's checkpoint.
-  bool RestoreDevice(std::string_view device_key, std::string_view checkpoint,
-                     uint64_t journal_watermark);
+  // Recovery, before Start(): takes back the devices' checkpoints, each
+  // worker restoring its own on its own thread. Returns how many were
+  // malformed (those devices start afresh).
+  std::size_t RestoreDevices(const std::vector<CheckpointRecord>& records);
   // Blocks until every message submitted so far has been processed.
   void WaitUntilIdle();
   // Starts the clock ticks (silent() rules) and periodic checkpoints.

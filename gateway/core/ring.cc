@@ -62,8 +62,14 @@ const RingMessage* MessageRing::Front() const {
 }
 
 void MessageRing::Pop() {
-  head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
-  if (producer_parked_.load(std::memory_order_seq_cst)) WakeProducer();
+  const uint64_t head = head_.load(std::memory_order_relaxed) + 1;
+  head_.store(head, std::memory_order_seq_cst);
+  // A parked producer is woken once half the ring is free, not at every free
+  // slot: otherwise a saturated ring hands over one message per futex wake.
+  if (producer_parked_.load(std::memory_order_seq_cst) &&
+      tail_.load(std::memory_order_acquire) - head <= slots_.size() / 2) {
+    WakeProducer();
+  }
 }
 
 void MessageRing::WaitForWork(std::chrono::milliseconds timeout) {

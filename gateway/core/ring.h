@@ -5,7 +5,8 @@
 //   ring copies messages without allocating.
 // - Neither side takes a lock while there is work: head and tail are atomics.
 // - A full ring is back-pressure, never a drop: the producer spins briefly,
-//   then parks until the consumer frees a slot. An empty ring parks the
+//   then parks until the consumer has freed half the ring (so a saturated
+//   ring hands over messages in bulk, not one per wake-up). An empty ring parks the
 //   consumer (no busy spin stealing the broker's core on a 2-core machine)
 //   until a message arrives, Close() is called, or its timeout passes (the
 //   worker's clock tick). Parking uses a mutex and condition variable only on

@@ -168,6 +168,9 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   // they flush; RocksDB's default cap (4x all write buffers, ~3 GiB here) would
   // let the WAL grow that large and make recovery replay all of it.
   db_options.max_total_wal_size = 256 << 20;
+  // After a crash, keep the replayed WAL in the memtables instead of writing
+  // them to SST files before Open returns: recovery time matters most then.
+  db_options.avoid_flush_during_recovery = true;
 
   // Every family on disk must be opened: ours, "default", and any a newer
   // version may have added.

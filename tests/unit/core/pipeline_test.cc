@@ -169,6 +169,20 @@ TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
   }
   pipeline.Stop();
   EXPECT_EQ(pipeline.checkpoint_failures(), 0u);
+
+  // Another pipeline takes the devices back, each on the worker that owns it.
+  std::vector<CheckpointRecord> records;
+  ASSERT_TRUE(store.ForEachCheckpoint([&](std::string_view k, std::string_view c, uint64_t w) {
+    records.push_back({std::string(k), std::string(c), w});
+  }).ok());
+  records.push_back({"junk", "x", 1});
+  Pipeline restored(Pipeline::Options{.workers = 3}, Rules(), nullptr, clock, cases);
+  EXPECT_EQ(restored.RestoreDevices(records), 1u);
+  for (int d = 0; d < 40; ++d) {
+    auto view = restored.QueryDevice("acme", "d" + std::to_string(d));
+    ASSERT_TRUE(view.has_value()) << d;
+    EXPECT_FALSE(view->metrics.empty());
+  }
 }
 
 }  // namespace
