@@ -3,8 +3,9 @@
 #               opening (Ctrl-C: stop and score; without a terminal it ends after 90 s)
 #   make test   install what is missing, build with ASan+UBSan, run every test
 #   make bench  release build + micro-benchmarks and the replay benchmark
-#   make bench-e2e [QUICK=1]  release build + the end-to-end benchmark against the
-#               broker and Node-RED (bench/README.md); QUICK=1 takes under 5 minutes
+#   make bench-e2e [QUICK=1] [NICE=-10]  release build + the end-to-end benchmark against
+#               the broker and Node-RED (bench/README.md); QUICK=1 takes under 5 minutes;
+#               NICE=-10 (root) puts it ahead of background work on a shared machine
 # Build flags live in CMakePresets.json; this file only sequences steps.
 JOBS ?= $(shell nproc)
 
@@ -33,7 +34,7 @@ bench: build-release
 bench-e2e: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS) --target precall precall_e2e_load_gen precall_e2e_sink
-	python3 bench/e2e/run.py --build build/release $(if $(QUICK),--quick)
+	python3 bench/e2e/run.py --build build/release $(if $(QUICK),--quick) $(if $(NICE),--nice $(NICE))
 
 clean:
 	rm -rf build
