@@ -288,10 +288,15 @@ class Bench:
                 return s is not None and s[4] >= total_in
             poll(sys_caught_up, 3)
             metrics = scrape(info.get("http")) if system == "G" else None
-            sink.stop()
+            sink_code = sink.stop()
             with open(os.path.join(d, "sink.json")) as f:
                 s = json.load(f)
             rec.update(evaluate(system, gens, s, metrics, warm))
+            # The tools themselves must end cleanly (under ASan: no leak, no error).
+            for who, code in [("sink", sink_code)] + [("publisher", g["returncode"]) for g in gens]:
+                if code != 0:
+                    rec["reasons"].append(f"{who} exited {code}")
+                    rec["pass"] = False
             rec["warmup_samples"] = warm
             rec["cpu_s"] = {k: (cpu1[k] - cpu0[k]) if cpu0[k] is not None and cpu1[k] is not None
                             else None for k in pids}

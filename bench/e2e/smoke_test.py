@@ -24,6 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as e2e  # noqa: E402
 
 BINARIES = {}
+# A step's reasons to fail that are counts or crashes; the others (publisher
+# behind schedule, backlog) are timing, which a test does not assert.
+COUNT_REASONS = ("received", "publisher sent", "broker dropped", "case events",
+                 "gateway processed", "error", "sink exited", "publisher exited",
+                 "precall serve exited")
 DEVICES = 20
 SAMPLES_PER_DEVICE = 10
 BREAK_EVERY = 2
@@ -49,9 +54,7 @@ class SmokeTest(unittest.TestCase):
     def test_null_subscriber_gets_every_seq_and_the_fleet_prediction_holds(self):
         rec = self.step("B0")
         self.assertEqual(rec["sent"], DEVICES * SAMPLES_PER_DEVICE, rec)
-        self.assertFalse([r for r in rec["reasons"]
-                          if r.startswith(("received", "publisher sent", "broker dropped", "error"))],
-                         rec)
+        self.assertFalse([r for r in rec["reasons"] if r.startswith(COUNT_REASONS)], rec)
         self.assertEqual(rec["latency_us"]["count"], rec["sent"], rec)
         # Device d breaks at its samples j with d + 19 j even: 5 of its 10. Its
         # k-th break trips rule k % 3, so breaks 0-2 open a case each and breaks
@@ -61,14 +64,14 @@ class SmokeTest(unittest.TestCase):
 
     def test_gateway_opens_exactly_the_predicted_cases(self):
         rec = self.step("G")
-        self.assertNotIn("error", " ".join(rec["reasons"]), rec)
+        self.assertFalse([r for r in rec["reasons"] if r.startswith(COUNT_REASONS)], rec)
         self.assertEqual(rec["case_types"], {"opened": rec["expect_opened"],
                                              "updated": rec["expect_updated"]}, rec)
+        # /metrics: every sample (the fleet's and the warm-up's) processed, none rejected.
         metrics = rec["gateway_metrics"]
-        if metrics:  # a gateway that serves /metrics: every sample processed, none rejected
-            self.assertEqual(metrics["precall_messages_rejected_total"], 0, rec)
-            self.assertEqual(metrics["precall_samples_processed_total"],
-                             rec["sent"] + rec["warmup_samples"], rec)
+        self.assertEqual(metrics["precall_messages_rejected_total"], 0, rec)
+        self.assertEqual(metrics["precall_samples_processed_total"],
+                         rec["sent"] + rec["warmup_samples"], rec)
 
 
 def main():
