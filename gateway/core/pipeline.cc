@@ -50,6 +50,12 @@ int Pipeline::LaneFor(std::string_view topic) const {
   return static_cast<int>(h % lanes_.size());
 }
 
+int Pipeline::LaneForDevice(std::string_view tenant, std::string_view device) const {
+  std::string topic = "fleet/";
+  topic.append(tenant).append("/").append(device).append("/");
+  return LaneFor(topic);
+}
+
 bool Pipeline::Submit(std::string_view topic, std::string_view payload, int64_t receive_ms,
                       uint64_t journal_seq) {
   if (!lanes_[LaneFor(topic)]->ring.Push(topic, payload, receive_ms, journal_seq)) return false;
@@ -59,7 +65,6 @@ bool Pipeline::Submit(std::string_view topic, std::string_view payload, int64_t 
 
 std::size_t Pipeline::RestoreDevices(const std::vector<CheckpointRecord>& records) {
   std::vector<std::vector<const CheckpointRecord*>> by_lane(lanes_.size());
-  std::string topic;
   std::size_t refused = 0;
   for (const CheckpointRecord& r : records) {
     auto ids = devices::DecodeDeviceKey(r.device_key);
@@ -67,8 +72,7 @@ std::size_t Pipeline::RestoreDevices(const std::vector<CheckpointRecord>& record
       ++refused;
       continue;
     }
-    topic.assign("fleet/").append(ids->tenant).append("/").append(ids->device).append("/");
-    by_lane[LaneFor(topic)].push_back(&r);
+    by_lane[LaneForDevice(ids->tenant, ids->device)].push_back(&r);
   }
   std::vector<std::size_t> lane_refused(lanes_.size(), 0);
   std::vector<std::thread> threads;
@@ -128,9 +132,7 @@ void Pipeline::WriteCheckpoints(Lane& lane) {
 
 std::optional<DeviceView> Pipeline::QueryDevice(std::string_view tenant,
                                                 std::string_view device) {
-  std::string topic = "fleet/";
-  topic.append(tenant).append("/").append(device).append("/");
-  Lane& lane = *lanes_[LaneFor(topic)];
+  Lane& lane = *lanes_[LaneForDevice(tenant, device)];
   DeviceQuery query{.tenant = tenant, .device = device};
   absl::MutexLock lock(&lane.requests_mu);
   if (!lane.running) return lane.worker.ViewDevice(tenant, device);  // no thread owns it now

@@ -107,6 +107,7 @@ class Pipeline {
 
   // Index of the worker that owns messages on `topic`.
   int LaneFor(std::string_view topic) const;
+  int LaneForDevice(std::string_view tenant, std::string_view device) const;
 
  private:
   struct DeviceQuery;

@@ -113,11 +113,14 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
   // "fleet/" + tenant + "/" + device: the device key is a slice of the topic.
   std::string_view key =
       parsed ? topic.substr(6, parsed->tenant.size() + 1 + parsed->device.size()) : topic;
-  if (parsed && journal_seq != 0) {
+  // One lookup per message; a device is added on its first accepted message.
+  uint32_t index = kNoDevice;
+  if (parsed) {
     auto known = index_by_key_.find(key);
-    if (known != index_by_key_.end() && devices_[known->second].watermark >= journal_seq) {
-      return outcome;  // already in the device's restored checkpoint
-    }
+    if (known != index_by_key_.end()) index = known->second;
+  }
+  if (index != kNoDevice && journal_seq != 0 && devices_[index].watermark >= journal_seq) {
+    return outcome;  // already in the device's restored checkpoint
   }
   counters_.messages_received.Add();
   if (!parsed) {
@@ -135,8 +138,9 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
       Reject(outcome, RejectReason::kBadField);
       return outcome;
     }
-    uint32_t index;
-    DeviceEntry& entry = FindOrAdd(key, parsed->tenant, parsed->device, index);
+    DeviceEntry& entry = index != kNoDevice
+                             ? devices_[index]
+                             : FindOrAdd(key, parsed->tenant, parsed->device, index);
     entry.state.SetConnectivity(c);
     if (journal_seq != 0) entry.watermark = journal_seq;
     MarkDirty(entry, index);
@@ -150,7 +154,6 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
     return outcome;
   }
   DeviceEntry* current = nullptr;
-  uint32_t current_index = 0;
   for (const devices::Sample& sample : decoder_.samples()) {
     if (sample.reject != RejectReason::kNone) {
       Reject(outcome, sample.reject);
@@ -165,10 +168,11 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
       Reject(outcome, RejectReason::kClockSkew);
       continue;
     }
-    uint32_t index;
-    DeviceEntry& entry = FindOrAdd(key, parsed->tenant, parsed->device, index);
-    current = &entry;
-    current_index = index;
+    if (current == nullptr) {
+      current = index != kNoDevice ? &devices_[index]
+                                   : &FindOrAdd(key, parsed->tenant, parsed->device, index);
+    }
+    DeviceEntry& entry = *current;
     RejectReason reason = entry.state.Check(sample, ts);
     if (reason != RejectReason::kNone) {
       Reject(outcome, reason);
@@ -192,7 +196,7 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
   }
   if (current != nullptr) {
     if (journal_seq != 0) current->watermark = journal_seq;
-    if (outcome.accepted > 0) MarkDirty(*current, current_index);
+    if (outcome.accepted > 0) MarkDirty(*current, index);
     const bool decided = !decisions_.empty();
     FlushDecisions(*current);  // commits the case events
     if (decided) counters_.case_latency_ms.Record(clock_.NowMs() - current->state.last_ts());

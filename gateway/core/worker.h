@@ -125,6 +125,7 @@ class Worker {
     bool dirty = false;      // changed since its last checkpoint
   };
   static constexpr int64_t kNotDue = INT64_MAX;
+  static constexpr uint32_t kNoDevice = UINT32_MAX;
 
   void Reject(Outcome& outcome, devices::RejectReason reason);
   DeviceEntry& FindOrAdd(std::string_view key, std::string_view tenant, std::string_view device,
