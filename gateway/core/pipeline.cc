@@ -96,37 +96,52 @@ void Pipeline::WaitUntilIdle() {
   }
 }
 
-void Pipeline::WriteCheckpoints(Lane& lane) {
+void Pipeline::StartCheckpointRound(Lane& lane) {
   // Read the submitted mark before looking at the ring: a message pushed
   // after the look has a higher seq than the mark (see Submit).
   const uint64_t submitted = last_submitted_.load(std::memory_order_acquire);
-  const uint64_t through = lane.ring.size() == 0
-                               ? submitted
-                               : lane.processed_seq.load(std::memory_order_relaxed);
-  std::vector<CheckpointRecord> records;
-  lane.worker.TakeCheckpoints(records);
-  lane.checkpointed_through.store(through, std::memory_order_release);
-  uint64_t recovery_start = UINT64_MAX;
-  for (const auto& l : lanes_) {
-    recovery_start = std::min(recovery_start, l->checkpointed_through.load(std::memory_order_acquire));
-  }
-  // Bounded batches, the recovery start with the last one.
-  constexpr std::size_t kBatch = 1024;
-  for (std::size_t i = 0; i < records.size() || i == 0; i += kBatch) {
-    const std::size_t n = std::min(kBatch, records.size() - i);
-    const bool last = i + n >= records.size();
-    if (!options_.checkpoints
-             ->PutCheckpoints(std::span<const CheckpointRecord>(records.data() + i, n),
-                              last ? recovery_start : 0)
-             .ok()) {
-      checkpoint_failures_.fetch_add(1, std::memory_order_relaxed);
-      return;
+  lane.round_through = lane.ring.size() == 0
+                           ? submitted
+                           : lane.processed_seq.load(std::memory_order_relaxed);
+  lane.round_remaining = lane.worker.dirty_devices();
+  lane.round_open = true;
+}
+
+void Pipeline::ContinueCheckpointRound(Lane& lane, std::size_t max_devices) {
+  lane.checkpoint_slice.clear();
+  lane.round_remaining -= lane.worker.TakeCheckpoints(
+      lane.checkpoint_slice, std::min(max_devices, lane.round_remaining));
+  const bool last = lane.round_remaining == 0;
+  uint64_t recovery_start = 0;  // 0: not written with this slice
+  if (last) {
+    recovery_start = lane.round_through;
+    for (const auto& l : lanes_) {
+      if (l.get() == &lane) continue;
+      recovery_start =
+          std::min(recovery_start, l->checkpointed_through.load(std::memory_order_acquire));
     }
   }
+  if (!options_.checkpoints->PutCheckpoints(lane.checkpoint_slice, recovery_start).ok()) {
+    // Abandon the round; its devices stay due for the next one.
+    lane.worker.ReturnCheckpoints();
+    checkpoint_failures_.fetch_add(1, std::memory_order_relaxed);
+    lane.round_open = false;
+    return;
+  }
+  if (!last) return;
+  lane.round_open = false;
+  lane.checkpointed_through.store(lane.round_through, std::memory_order_release);
   uint64_t written = checkpointed_through_.load(std::memory_order_relaxed);
   while (recovery_start > written &&
          !checkpointed_through_.compare_exchange_weak(written, recovery_start,
                                                       std::memory_order_relaxed)) {
+  }
+}
+
+void Pipeline::WriteAllCheckpoints(Lane& lane) {
+  for (int round = 0; round < 2; ++round) {
+    if (!lane.round_open) StartCheckpointRound(lane);
+    while (lane.round_open) ContinueCheckpointRound(lane, kCheckpointSlice * 8);
   }
 }
 
@@ -184,7 +199,8 @@ void Pipeline::Run(Lane& lane) {
   auto next_tick = std::chrono::steady_clock::now() + options_.tick;
   auto next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_interval;
   while (true) {
-    while (const RingMessage* m = lane.ring.Front()) {
+    int handled = 0;
+    for (const RingMessage* m; handled < kMessagesPerTurn && (m = lane.ring.Front()); ++handled) {
       lane.worker.HandleMessage(m->topic, m->payload, m->receive_ms, m->journal_seq);
       if (m->journal_seq != 0) lane.processed_seq.store(m->journal_seq, std::memory_order_release);
       lane.ring.Pop();
@@ -197,15 +213,19 @@ void Pipeline::Run(Lane& lane) {
       if (clock_running) lane.worker.AdvanceClock(clock_.NowMs());
       next_tick = now + options_.tick;
     }
-    if (options_.checkpoints != nullptr && clock_running && now >= next_checkpoint) {
-      WriteCheckpoints(lane);
-      next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_interval;
+    if (options_.checkpoints != nullptr && clock_running) {
+      if (!lane.round_open && now >= next_checkpoint) StartCheckpointRound(lane);
+      if (lane.round_open) {
+        ContinueCheckpointRound(lane, kCheckpointSlice);
+        if (!lane.round_open) next_checkpoint = now + options_.checkpoint_interval;
+      }
     }
     if (lane.ring.closed() && lane.ring.Front() == nullptr) {
-      if (options_.checkpoints != nullptr) WriteCheckpoints(lane);
+      if (options_.checkpoints != nullptr) WriteAllCheckpoints(lane);
       AnswerRequests(lane, true);
       return;
     }
+    if (handled == kMessagesPerTurn || lane.round_open) continue;  // more to do: no parking
     lane.ring.WaitForWork(std::chrono::duration_cast<std::chrono::milliseconds>(
         next_tick - std::chrono::steady_clock::now()));
   }

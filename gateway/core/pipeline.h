@@ -10,12 +10,19 @@
 //
 // Checkpoints (with a checkpoint store): case changes carry their device's
 // checkpoint (see Worker); besides, every checkpoint_interval each worker
-// writes the checkpoints of its devices changed since their last one, and
-// the recovery start: the journal seq up to which every worker has
-// processed everything routed to it. All devices' states then include every
-// journal entry up to that seq, so recovery = restore the checkpoints, then
-// Submit the journal after the recovery start (each device skips what its
+// starts a checkpoint round: it notes the journal seq up to which it has
+// processed everything routed to it, then writes the checkpoints of the
+// devices changed before that moment, a slice of kCheckpointSlice devices
+// between two turns of messages (so no message waits behind a whole round),
+// and with the last slice the recovery start: the lowest such seq of all
+// workers' completed rounds. All devices' states then include every journal
+// entry up to that seq, so recovery = restore the checkpoints, then Submit
+// the journal after the recovery start (each device skips what its
 // checkpoint already holds) with the clock stopped, then start the clock.
+//
+// A worker handles at most kMessagesPerTurn messages between two looks at
+// its clock tick, checkpoint round and requests, so a ring that never
+// empties does not starve them.
 //
 // Thread: Submit from the single ingest thread; Start/Stop from the owner;
 // the counters from any thread.
@@ -120,8 +127,13 @@ class Pipeline {
     Worker worker;
     std::atomic<uint64_t> processed_seq{0};
     // Everything routed to this lane up to this journal seq was processed
-    // when the lane last wrote its checkpoints.
+    // when the lane started its last completed checkpoint round.
     std::atomic<uint64_t> checkpointed_through{0};
+    // The checkpoint round in progress (lane thread only).
+    bool round_open = false;
+    uint64_t round_through = 0;       // journal seq noted at its start
+    std::size_t round_remaining = 0;  // devices changed before its start, still to write
+    std::vector<CheckpointRecord> checkpoint_slice;
     std::thread thread;
     // Requests from other threads, answered by the worker thread between two
     // messages; `has_requests` keeps the mutex off the per-message path.
@@ -140,7 +152,14 @@ class Pipeline {
   };
   void Run(Lane& lane);
   static void AnswerRequests(Lane& lane, bool last_time);
-  void WriteCheckpoints(Lane& lane);
+  void StartCheckpointRound(Lane& lane);
+  // Writes the next slice of at most `max_devices` of the round's devices.
+  void ContinueCheckpointRound(Lane& lane, std::size_t max_devices);
+  // Completes the round in progress and one more (shutdown).
+  void WriteAllCheckpoints(Lane& lane);
+
+  static constexpr int kMessagesPerTurn = 256;
+  static constexpr std::size_t kCheckpointSlice = 128;
 
   const Options options_;
   Clock& clock_;

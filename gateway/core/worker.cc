@@ -297,16 +297,35 @@ bool Worker::RestoreDevice(std::string_view device_key, std::string_view blob,
   return true;
 }
 
-void Worker::TakeCheckpoints(std::vector<CheckpointRecord>& out) {
-  for (uint32_t index : dirty_) {
+std::size_t Worker::TakeCheckpoints(std::vector<CheckpointRecord>& out,
+                                    std::size_t max_devices) {
+  taken_.clear();
+  const std::size_t n = std::min(max_devices, dirty_devices());
+  for (std::size_t i = 0; i < n; ++i) {
+    const uint32_t index = dirty_[dirty_head_ + i];
     DeviceEntry& entry = devices_[index];
     entry.dirty = false;
+    taken_.push_back(index);
     CheckpointRecord& record = out.emplace_back();
     record.device_key = devices::EncodeDeviceKey(entry.state.tenant(), entry.state.device());
     AppendCheckpoint(entry, record.checkpoint);
     record.journal_watermark = entry.watermark;
   }
-  dirty_.clear();
+  dirty_head_ += n;
+  // Reclaim the taken prefix once it outweighs what is left.
+  if (dirty_head_ == dirty_.size()) {
+    dirty_.clear();
+    dirty_head_ = 0;
+  } else if (dirty_head_ > dirty_.size() / 2) {
+    dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<std::ptrdiff_t>(dirty_head_));
+    dirty_head_ = 0;
+  }
+  return n;
+}
+
+void Worker::ReturnCheckpoints() {
+  for (uint32_t index : taken_) MarkDirty(devices_[index], index);
+  taken_.clear();
 }
 
 CaseSubject Worker::SubjectFor(const DeviceEntry& entry, std::string_view rule) const {

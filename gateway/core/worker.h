@@ -98,8 +98,18 @@ class Worker {
   void Reload(std::shared_ptr<const rules::RuleSet> rules,
               std::shared_ptr<const devices::FaultCatalog> catalog);
 
-  // Appends the checkpoints of the devices changed since their last one.
-  void TakeCheckpoints(std::vector<CheckpointRecord>& out);
+  // Appends the checkpoints of at most `max_devices` of the devices changed
+  // since their last one, those changed earliest first, and returns how
+  // many. A device changed again after it was taken queues up behind the
+  // others, so the first K devices dirty at some moment are exactly those
+  // taken by calls totalling K (Pipeline's checkpoint rounds rely on it).
+  std::size_t TakeCheckpoints(std::vector<CheckpointRecord>& out,
+                              std::size_t max_devices = SIZE_MAX);
+  // The last TakeCheckpoints could not be stored: its devices count as
+  // changed again (behind the others), so a later round writes them.
+  void ReturnCheckpoints();
+  // Devices changed since their last checkpoint.
+  std::size_t dirty_devices() const { return dirty_.size() - dirty_head_; }
 
   const WorkerCounters& counters() const { return counters_; }
   std::size_t device_count() const { return devices_.size(); }
@@ -165,7 +175,11 @@ class Worker {
   // Scratch, reused for every sample.
   devices::SampleEffects effects_;
   std::vector<CaseDecision> decisions_;  // of the device being handled
-  std::vector<uint32_t> dirty_;          // devices changed since their last checkpoint
+  // Devices changed since their last checkpoint: dirty_[dirty_head_..], in
+  // the order they changed; taken_ holds those the last TakeCheckpoints took.
+  std::vector<uint32_t> dirty_;
+  std::size_t dirty_head_ = 0;
+  std::vector<uint32_t> taken_;
   std::vector<uint64_t> rule_hashes_;    // of each rule's definition, for checkpoints
   devices::StringMap<uint32_t> rule_by_name_;
   std::string device_key_, checkpoint_, device_blob_;

@@ -140,15 +140,38 @@ TEST(PipelineTest, QueryDeviceAsksTheOwningWorkerWhileItRunsAndAfterItStopped) {
   EXPECT_EQ(pipeline.QueryDevice("acme", "d1")->model, "EX200");
 }
 
-TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
+// After Traffic() with journal seqs 1..last: every device has a checkpoint at
+// its last message (round robin over 40 devices: device d's last message is
+// 40 before the end, plus d + 1).
+void ExpectEveryDeviceCheckpointedAtItsLastMessage(fakes::InMemoryCaseStore& store,
+                                                   uint64_t last) {
+  std::map<std::string, uint64_t> watermarks;
+  ASSERT_TRUE(store.ForEachCheckpoint([&](std::string_view key, std::string_view, uint64_t w) {
+    watermarks[std::string(key)] = w;
+  }).ok());
+  ASSERT_EQ(watermarks.size(), 40u);
+  for (int d = 0; d < 40; ++d) {
+    EXPECT_EQ(watermarks[devices::EncodeDeviceKey("acme", "d" + std::to_string(d))],
+              last - 40 + static_cast<uint64_t>(d) + 1);
+  }
+}
+
+// Two workers writing checkpoints every 10 ms to an in-memory store.
+struct CheckpointingPipeline {
   fakes::InMemoryCaseStore store;
   PerDeviceSink sink;
-  CaseBook cases(sink);
+  CaseBook cases{sink};
   WallClock clock;
-  Pipeline pipeline(Pipeline::Options{.workers = 2,
+  Pipeline pipeline{Pipeline::Options{.workers = 2,
                                       .checkpoints = &store,
                                       .checkpoint_interval = std::chrono::milliseconds(10)},
-                    Rules(), nullptr, clock, cases);
+                    Rules(), nullptr, clock, cases};
+};
+
+TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
+  CheckpointingPipeline p;
+  fakes::InMemoryCaseStore& store = p.store;
+  Pipeline& pipeline = p.pipeline;
   pipeline.Start();
   const std::vector<Message> traffic = Traffic();
   uint64_t seq = 0;
@@ -157,16 +180,7 @@ TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
   // last journal seq, and every device has a checkpoint at its last message.
   ASSERT_TRUE(precall::testing::PollUntil([&] { return store.recovery_start() == seq; }));
   EXPECT_EQ(pipeline.checkpointed_through(), seq);
-  std::map<std::string, uint64_t> watermarks;
-  ASSERT_TRUE(store.ForEachCheckpoint([&](std::string_view key, std::string_view, uint64_t w) {
-    watermarks[std::string(key)] = w;
-  }).ok());
-  ASSERT_EQ(watermarks.size(), 40u);
-  for (int d = 0; d < 40; ++d) {
-    // Round robin over 40 devices: device d's last message is 40 before the end, plus d + 1.
-    EXPECT_EQ(watermarks[devices::EncodeDeviceKey("acme", "d" + std::to_string(d))],
-              seq - 40 + static_cast<uint64_t>(d) + 1);
-  }
+  ExpectEveryDeviceCheckpointedAtItsLastMessage(store, seq);
   pipeline.Stop();
   EXPECT_EQ(pipeline.checkpoint_failures(), 0u);
 
@@ -176,13 +190,32 @@ TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
     records.push_back({std::string(k), std::string(c), w});
   }).ok());
   records.push_back({"junk", "x", 1});
-  Pipeline restored(Pipeline::Options{.workers = 3}, Rules(), nullptr, clock, cases);
+  Pipeline restored(Pipeline::Options{.workers = 3}, Rules(), nullptr, p.clock, p.cases);
   EXPECT_EQ(restored.RestoreDevices(records), 1u);
   for (int d = 0; d < 40; ++d) {
     auto view = restored.QueryDevice("acme", "d" + std::to_string(d));
     ASSERT_TRUE(view.has_value()) << d;
     EXPECT_FALSE(view->metrics.empty());
   }
+}
+
+TEST(PipelineTest, DevicesOfAFailedCheckpointWriteAreWrittenByALaterRound) {
+  CheckpointingPipeline p;
+  fakes::InMemoryCaseStore& store = p.store;
+  Pipeline& pipeline = p.pipeline;
+  store.set_fail_commits(true);
+  pipeline.Start();
+  const std::vector<Message> traffic = Traffic();
+  uint64_t seq = 0;
+  for (const Message& m : traffic) ASSERT_TRUE(pipeline.Submit(m.topic, m.payload, 0, ++seq));
+  ASSERT_TRUE(precall::testing::PollUntil([&] { return pipeline.checkpoint_failures() >= 4; }));
+  EXPECT_EQ(store.recovery_start(), 0u);
+  // The store recovers; no message arrives any more, yet every device is
+  // written at its last message and the recovery start reaches the end.
+  store.set_fail_commits(false);
+  ASSERT_TRUE(precall::testing::PollUntil([&] { return store.recovery_start() == seq; }));
+  ExpectEveryDeviceCheckpointedAtItsLastMessage(store, seq);
+  pipeline.Stop();
 }
 
 }  // namespace

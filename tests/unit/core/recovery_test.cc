@@ -203,6 +203,37 @@ TEST(RecoveryTest, ACheckpointKeepsOnlyTheStateOfRulesThatDidNotChange) {
             std::vector<int64_t>{});
 }
 
+TEST(RecoveryTest, CheckpointsAreTakenInSlicesEarliestChangedFirst) {
+  fakes::InMemoryCaseStore store;
+  Process p(store);
+  // m0..m3 report in this order, then m1 again.
+  const std::vector<Message> traffic = Traffic();
+  for (int d : {0, 1, 2, 3}) p.Handle(traffic[static_cast<std::size_t>(d)]);
+  p.Handle(traffic[12 + 1]);
+  ASSERT_EQ(p.worker.dirty_devices(), 4u);
+  auto keys = [](const std::vector<CheckpointRecord>& records) {
+    std::vector<std::string> out;
+    for (const auto& r : records) out.push_back(std::string(devices::DecodeDeviceKey(r.device_key)->device));
+    return out;
+  };
+  std::vector<CheckpointRecord> slice;
+  EXPECT_EQ(p.worker.TakeCheckpoints(slice, 2), 2u);
+  EXPECT_EQ(keys(slice), (std::vector<std::string>{"m0", "m1"}));
+  EXPECT_EQ(slice[1].journal_watermark, 14u);  // m1's second message
+  // m0 changes again: it queues behind m2 and m3.
+  p.Handle(traffic[12 + 0]);
+  slice.clear();
+  EXPECT_EQ(p.worker.TakeCheckpoints(slice, 2), 2u);
+  EXPECT_EQ(keys(slice), (std::vector<std::string>{"m2", "m3"}));
+  // A slice the store refused comes back, behind the others.
+  p.worker.ReturnCheckpoints();
+  EXPECT_EQ(p.worker.dirty_devices(), 3u);
+  slice.clear();
+  EXPECT_EQ(p.worker.TakeCheckpoints(slice), 3u);
+  EXPECT_EQ(keys(slice), (std::vector<std::string>{"m0", "m2", "m3"}));
+  EXPECT_EQ(p.worker.dirty_devices(), 0u);
+}
+
 TEST(RecoveryTest, MalformedCheckpointsAndKeysAreRefused) {
   fakes::InMemoryCaseStore store;
   Process p(store);
