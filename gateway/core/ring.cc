@@ -1,5 +1,6 @@
 #include "gateway/core/ring.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace precall::core {
@@ -74,14 +75,29 @@ void MessageRing::Pop() {
 
 void MessageRing::WaitForWork(std::chrono::milliseconds timeout) {
   for (int spins = 0; spins < kSpins; ++spins) {
-    if (Front() != nullptr || closed()) return;
+    if (Front() != nullptr || closed()) {
+      empty_naps_ = 0;
+      return;
+    }
     CpuRelax();
+  }
+  if (empty_naps_ < kIdleNaps) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!nudged_) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::min<std::chrono::microseconds>(kNap, timeout));
+      lock.lock();
+    }
+    nudged_ = false;
+    empty_naps_ = Front() != nullptr ? 0 : empty_naps_ + 1;
+    return;
   }
   std::unique_lock<std::mutex> lock(mu_);
   consumer_parked_.store(true, std::memory_order_seq_cst);
   if (Front() == nullptr && !closed() && !nudged_) consumer_cv_.wait_for(lock, timeout);
   nudged_ = false;
   consumer_parked_.store(false, std::memory_order_relaxed);
+  if (Front() != nullptr) empty_naps_ = 0;
 }
 
 void MessageRing::Nudge() {
@@ -91,6 +107,7 @@ void MessageRing::Nudge() {
 }
 
 void MessageRing::WakeConsumer() {
+  consumer_wakes_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   consumer_cv_.notify_one();
 }

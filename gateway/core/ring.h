@@ -6,14 +6,21 @@
 // - Neither side takes a lock while there is work: head and tail are atomics.
 // - A full ring is back-pressure, never a drop: the producer spins briefly,
 //   then parks until the consumer has freed half the ring (so a saturated
-//   ring hands over messages in bulk, not one per wake-up). An empty ring parks the
-//   consumer (no busy spin stealing the broker's core on a 2-core machine)
-//   until a message arrives, Close() is called, or its timeout passes (the
-//   worker's clock tick). Parking uses a mutex and condition variable only on
-//   that slow path, with the Dekker pattern so no wake-up is lost: the parking
-//   side stores its flag and then re-reads the index, the other side stores
-//   the index and then reads the flag, all seq_cst, so at least one of them
-//   sees the other.
+//   ring hands over messages in bulk, not one per wake-up).
+// - An empty ring first makes the consumer spin briefly. Then, if the ring
+//   had work at its last look (traffic is flowing), the consumer naps for
+//   kNap without telling the producer, and looks again: under steady
+//   traffic no message costs a futex wake on either side (a wake-up per
+//   message, with the context switch it forces on a 2-core machine, cost
+//   more than the worker's own work), at the price of up to kNap of added
+//   latency. After kIdleNaps empty naps in a row the consumer parks until a
+//   message arrives, Close() is called, or its timeout passes (the worker's
+//   clock tick), and the producer wakes it: no busy polling when idle.
+//   Parking uses a mutex and condition variable only on that slow path,
+//   with the Dekker pattern so no wake-up is lost: the parking side stores
+//   its flag and then re-reads the index, the other side stores the index
+//   and then reads the flag, all seq_cst, so at least one of them sees the
+//   other.
 //
 // Thread: Push from exactly one producer thread; Front/Pop/WaitForWork from
 // exactly one consumer thread; Close from any thread.
@@ -51,9 +58,12 @@ class MessageRing {
   const RingMessage* Front() const;
   void Pop();
 
-  // Parks the consumer until a message is there, the ring is closed, or
-  // `timeout` passes. Returns immediately when a message is there.
+  // Waits (spin, nap or park, see above) until a message is there, the ring
+  // is closed, or `timeout` passes. Returns immediately when a message is there.
   void WaitForWork(std::chrono::milliseconds timeout);
+
+  static constexpr std::chrono::microseconds kNap{200};
+  static constexpr int kIdleNaps = 25;  // 5 ms without traffic: park
 
   // Wakes a parked consumer once (from any thread), e.g. because the worker
   // has a request to answer besides the ring; the next WaitForWork after a
@@ -72,6 +82,11 @@ class MessageRing {
   std::size_t capacity() const { return slots_.size(); }
   // How often the producer had to park on a full ring (back-pressure events).
   uint64_t producer_parks() const { return producer_parks_.load(std::memory_order_relaxed); }
+  // How often the producer woke a parked consumer.
+  uint64_t consumer_wakes() const { return consumer_wakes_.load(std::memory_order_relaxed); }
+  bool consumer_parked_for_test() const {
+    return consumer_parked_.load(std::memory_order_seq_cst);
+  }
 
  private:
   void WakeConsumer();
@@ -85,6 +100,8 @@ class MessageRing {
   std::atomic<bool> producer_parked_{false};
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> producer_parks_{0};
+  std::atomic<uint64_t> consumer_wakes_{0};
+  int empty_naps_ = kIdleNaps;  // consumer only: empty naps in a row
   std::mutex mu_;
   bool nudged_ = false;  // guarded by mu_
   std::condition_variable consumer_cv_;

@@ -103,5 +103,46 @@ TEST(MessageRingTest, ANudgeWakesAParkedConsumerOrTheNextWait) {
   EXPECT_FALSE(ring.closed());
 }
 
+TEST(MessageRingTest, UnderSteadyTrafficTheProducerDoesNotWakeTheConsumer) {
+  MessageRing ring(16);
+  constexpr uint64_t kCount = 400;
+  std::atomic<uint64_t> received{0};
+  std::thread consumer([&] {
+    while (received.load() < kCount) {
+      while (ring.Front() != nullptr) {
+        ring.Pop();
+        received.fetch_add(1);
+      }
+      ring.WaitForWork(milliseconds(60000));
+    }
+  });
+  // One message at a time, the next once the consumer has taken the last:
+  // without naps the consumer would park after each and need a wake-up.
+  for (uint64_t i = 1; i <= kCount; ++i) {
+    ASSERT_TRUE(ring.Push("fleet/t/d/telemetry", "{}", 0, i));
+    ASSERT_TRUE(precall::testing::PollUntil([&] { return received.load() >= i; }));
+  }
+  consumer.join();
+  // The first message may find the consumer parked; a preempted test
+  // thread may let it park again now and then.
+  EXPECT_LT(ring.consumer_wakes(), kCount / 4);
+}
+
+TEST(MessageRingTest, AnIdleConsumerParksAndIsWokenByTheProducer) {
+  MessageRing ring(4);
+  std::atomic<bool> got{false};
+  std::thread consumer([&] {
+    while (ring.Front() == nullptr) ring.WaitForWork(milliseconds(60000));
+    got = true;
+  });
+  // The consumer starts idle, so it parks at once; the push must wake it
+  // (a 60 s wait would otherwise outlast the poll deadline).
+  ASSERT_TRUE(precall::testing::PollUntil([&] { return ring.consumer_parked_for_test(); }));
+  ASSERT_TRUE(ring.Push("fleet/t/d/telemetry", "{}", 0, 1));
+  EXPECT_TRUE(precall::testing::PollUntil([&] { return got.load(); }));
+  consumer.join();
+  EXPECT_EQ(ring.consumer_wakes(), 1u);
+}
+
 }  // namespace
 }  // namespace precall::core
