@@ -1,7 +1,6 @@
 #include "gateway/mqtt/ingest.h"
 
 #include <string>
-#include <vector>
 
 namespace precall::mqtt {
 
@@ -16,16 +15,19 @@ MqttIngest::~MqttIngest() {
 bool MqttIngest::subscribed() const {
   if (!connected()) return false;
   std::lock_guard<std::mutex> lock(subscribe_mu_);
+  // MQTT 5 refuses a single filter with a reason code >= 0x80 and a
+  // success return code.
   return subscribe_token_ && subscribe_token_->is_complete() &&
-         subscribe_token_->get_return_code() == 0;
+         subscribe_token_->get_return_code() == 0 &&
+         subscribe_token_->get_reason_code() <= ::mqtt::ReasonCode::GRANTED_QOS_2;
 }
 
 absl::Status MqttIngest::Start() {
-  auto connection = Connection::Create(options_, options_.client_id, /*clean_session=*/false);
+  auto connection = Connection::Create(options_, options_.client_id, /*persistent_session=*/true);
   if (!connection.ok()) return connection.status();
   connection_ = std::move(*connection);
   Connection* c = connection_.get();
-  c->client().set_message_callback([this, c](::mqtt::const_message_ptr msg) {
+  c->set_on_message([this, c](const ::mqtt::const_message_ptr& msg) {
     if (c->stopping()) return;
     const ::mqtt::binary_ref& payload = msg->get_payload_ref();
     handler_(msg->get_topic(), std::string_view(payload.data(), payload.size()));
@@ -36,16 +38,12 @@ absl::Status MqttIngest::Start() {
 }
 
 void MqttIngest::Subscribe() {
-  try {
-    std::vector<int> qos(options_.topics.size(), options_.qos);
-    ::mqtt::token_ptr token =
-        connection_->client().subscribe(::mqtt::string_collection::create(options_.topics), qos);
-    std::lock_guard<std::mutex> lock(subscribe_mu_);
-    subscribe_token_ = std::move(token);
-  } catch (const ::mqtt::exception&) {
-    // The connection dropped between connect and subscribe: the next
-    // connected callback subscribes again.
-  }
+  auto token = connection_->Subscribe(options_.topics, options_.qos);
+  // Failing, the connection dropped between connect and subscribe: the next
+  // connected callback subscribes again.
+  if (!token.ok()) return;
+  std::lock_guard<std::mutex> lock(subscribe_mu_);
+  subscribe_token_ = std::move(*token);
 }
 
 void MqttIngest::Stop() {

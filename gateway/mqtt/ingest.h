@@ -1,8 +1,9 @@
 // MqttIngest: the Paho MQTT adapter that receives telemetry.
 //
-// - A fixed client id and a persistent session (clean session off), so the
-//   broker queues QoS 1 messages while the gateway is down and delivers them
-//   when it comes back; reconnection as in Connection.
+// - A fixed client id and a persistent session (MQTT 5: clean start off and
+//   a Session Expiry Interval of 68 years; 3.1.1: clean session off), so the broker
+//   queues QoS 1 messages while the gateway is down and delivers them when it
+//   comes back; version negotiation and reconnection as in Connection.
 // - The subscriptions (from config, $share/... included) are renewed on every
 //   (re)connection.
 // - The message callback, not Paho's unbounded consumer queue: the handler
@@ -42,6 +43,8 @@ class MqttIngest {
   // Connected, and the broker acknowledged the subscriptions of this
   // connection: messages published from now on reach the handler.
   bool subscribed() const;
+  // 5 or 4 (3.1.1) once connected; 0 before.
+  int mqtt_version() const { return connection_ ? connection_->mqtt_version() : 0; }
   uint64_t reconnects() const { return connection_ ? connection_->reconnects() : 0; }
   uint64_t connect_failures() const { return connection_ ? connection_->connect_failures() : 0; }
 

@@ -1,11 +1,12 @@
 #include "gateway/mqtt/publisher.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace precall::mqtt {
 namespace {
 
-constexpr std::size_t kBatch = 100;  // below the connection's max in-flight (128)
+constexpr std::size_t kBatch = 100;  // at most; no more than the connection's send window
 constexpr auto kAckTimeout = std::chrono::seconds(10);
 constexpr auto kRetryEvery = std::chrono::milliseconds(500);
 
@@ -21,7 +22,7 @@ CasePublisher::~CasePublisher() {
 
 absl::Status CasePublisher::Start() {
   auto connection =
-      Connection::Create(options_, options_.client_id + "-egress", /*clean_session=*/true);
+      Connection::Create(options_, options_.client_id + "-egress", /*persistent_session=*/false);
   if (!connection.ok()) return connection.status();
   connection_ = std::move(*connection);
   connection_->set_on_connected([this] { Notify(); });
@@ -38,22 +39,23 @@ void CasePublisher::Notify() {
 
 bool CasePublisher::DrainOnce(bool& drained_any) {
   drained_any = false;
-  auto entries = store_.Outbox(kBatch);
+  auto entries =
+      store_.Outbox(std::min(kBatch, static_cast<std::size_t>(connection_->send_window())));
   if (!entries.ok() || entries->empty()) return true;
   std::vector<::mqtt::delivery_token_ptr> tokens;
   tokens.reserve(entries->size());
-  try {
-    for (const core::OutboxEntry& e : *entries) {
-      tokens.push_back(connection_->client().publish(e.topic, e.payload.data(), e.payload.size(),
-                                                     1, false));
-    }
-  } catch (const ::mqtt::exception&) {
+  for (const core::OutboxEntry& e : *entries) {
+    auto token = connection_->Publish(e.topic, e.payload, 1);
     // Not connected (any more): what was handed to Paho before is checked below.
+    if (!token.ok()) break;
+    tokens.push_back(std::move(*token));
   }
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     try {
       if (!tokens[i]->wait_for(kAckTimeout)) return false;
     } catch (const ::mqtt::exception&) {
+      // Lost, or refused: an MQTT 5 PUBACK with a reason code >= 0x80 (not
+      // authorized, quota exceeded, ...) throws here. The entry stays.
       return false;
     }
     // Acknowledged by the broker: only now does the entry leave the outbox.

@@ -1,6 +1,7 @@
 // CasePublisher: the egress adapter. Drains the store's outbox, publishing
 // each case event to service/{tenant}/cases/{case_id} at QoS 1, and removes
-// an entry only after the broker acknowledged it. The outbox is durable, so
+// an entry only after the broker acknowledged it (MQTT 5: a PUBACK reason
+// code below 0x80). A clean session, MQTT 5 where the broker supports it. The outbox is durable, so
 // publishing resumes after reconnects and restarts: case events are
 // at-least-once on MQTT, with stable ids and seq for consumers to dedupe.
 //
@@ -34,6 +35,8 @@ class CasePublisher {
   void Notify();
 
   bool connected() const { return connection_ && connection_->connected(); }
+  // 5 or 4 (3.1.1) once connected; 0 before.
+  int mqtt_version() const { return connection_ ? connection_->mqtt_version() : 0; }
   uint64_t published() const { return published_.load(std::memory_order_relaxed); }
 
  private:

@@ -1,13 +1,17 @@
 // MqttIngest against a real mosquitto: delivery, a broker that is down at
-// start-up, the persistent session queueing QoS 1 messages while the gateway
-// is away, and reconnecting after a broker restart. Waits poll with deadlines.
+// start-up, MQTT 5 with a persistent session queueing QoS 1 messages while
+// the gateway is away, and reconnecting after a broker restart; against a
+// fake server that refuses MQTT 5: the fall back to 3.1.1, kept across
+// reconnections. Waits poll with deadlines.
 #include "gateway/mqtt/ingest.h"
 
 #include <mqtt/async_client.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,13 +19,24 @@
 #include "gtest/gtest.h"
 #include "support/poll.h"
 #include "support/test_broker.h"
+#include "unit/mqtt/fake_mqtt_server.h"
 
 namespace precall::mqtt {
 namespace {
 
+using precall::testing::FakeMqttServer;
 using precall::testing::TestBroker;
 
 using precall::testing::PollUntil;
+
+// mosquitto's log: it notes each client's protocol version and clean flag,
+// "New client connected from ... as <id> (p5, c0, k30)".
+std::string BrokerLog(const TestBroker& broker) {
+  std::ifstream in(broker.dir() + "/mosquitto.log");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 struct Received {
   void Add(std::string_view topic, std::string_view payload) {
@@ -92,6 +107,22 @@ TEST(MqttIngestTest, WaitsForABrokerThatIsDownAtStartUp) {
   }));
 }
 
+TEST(MqttIngestTest, NegotiatesMqtt5WithAPersistentSession) {
+  TestBroker broker;
+  ASSERT_TRUE(broker.Start().ok());
+  MqttIngest ingest(Options(broker, "precall-test-5"), [](std::string_view, std::string_view) {});
+  EXPECT_EQ(ingest.mqtt_version(), 0);
+  ASSERT_TRUE(ingest.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return ingest.subscribed(); }));
+  EXPECT_EQ(ingest.mqtt_version(), MQTTVERSION_5);
+  // As the broker saw it: protocol 5, clean start off.
+  ASSERT_TRUE(PollUntil(
+      [&] { return BrokerLog(broker).find("as precall-test-5 (p5, c0") != std::string::npos; }))
+      << BrokerLog(broker);
+}
+
+// In MQTT 5 the session outlives the connection only with a Session Expiry
+// Interval: without it this fails.
 TEST(MqttIngestTest, PersistentSessionDeliversWhatWasQueuedWhileAway) {
   TestBroker broker;
   ASSERT_TRUE(broker.Start().ok());
@@ -104,6 +135,7 @@ TEST(MqttIngestTest, PersistentSessionDeliversWhatWasQueuedWhileAway) {
       Publish(broker.uri(), 0, 1);
       return first.size() > 0;
     }));
+    EXPECT_EQ(ingest.mqtt_version(), MQTTVERSION_5);
   }  // the gateway goes away; its session and subscription stay on the broker
   Publish(broker.uri(), 100, 50);
   Received second;
@@ -111,6 +143,7 @@ TEST(MqttIngestTest, PersistentSessionDeliversWhatWasQueuedWhileAway) {
                     [&](std::string_view t, std::string_view p) { second.Add(t, p); });
   ASSERT_TRUE(ingest.Start().ok());
   ASSERT_TRUE(PollUntil([&] { return second.size() >= 50; }));
+  EXPECT_EQ(ingest.mqtt_version(), MQTTVERSION_5);
   std::lock_guard<std::mutex> lock(second.mu);
   EXPECT_EQ(second.messages.front().second, "{\"seq\":100}");
   EXPECT_EQ(second.messages[49].second, "{\"seq\":149}");
@@ -135,6 +168,48 @@ TEST(MqttIngestTest, ReconnectsAfterABrokerRestart) {
   Publish(broker.uri(), 1000, 5);
   ASSERT_TRUE(PollUntil([&] { return received.size() >= before + 5; }));
   EXPECT_GE(ingest.reconnects(), 1u);
+}
+
+// A broker that refuses MQTT 5 (`refusal`) gets a 3.1.1 CONNECT next, with
+// the persistent session; the handlers work on the re-created client; and a
+// lost connection comes back with 3.1.1, never trying 5 again.
+void FallsBackTo311(std::vector<uint8_t> refusal) {
+  FakeMqttServer server({.refuse_mqtt5 = std::move(refusal),
+                         .publish_after_subscribe = "fleet/acme/d1/telemetry"});
+  MqttOptions options;
+  options.uri = server.uri();
+  options.client_id = "precall-test-6";
+  Received received;
+  MqttIngest ingest(options, [&](std::string_view t, std::string_view p) { received.Add(t, p); });
+  ASSERT_TRUE(ingest.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return ingest.subscribed(); }));
+  EXPECT_EQ(ingest.mqtt_version(), MQTTVERSION_3_1_1);
+  ASSERT_TRUE(PollUntil([&] { return received.size() >= 1; }));  // the message handler
+  auto connects = server.connects();
+  ASSERT_EQ(connects.size(), 2u);
+  EXPECT_EQ(connects[0].protocol_level, 5);
+  EXPECT_EQ(connects[1].protocol_level, 4);
+  EXPECT_FALSE(connects[0].clean);
+  EXPECT_EQ(connects[0].session_expiry, 0x7FFFFFFFu);  // 68 years: the session stays
+  EXPECT_FALSE(connects[1].clean);
+
+  server.DropClient();
+  ASSERT_TRUE(PollUntil([&] { return ingest.reconnects() >= 1; }));  // the lost handler
+  ASSERT_TRUE(PollUntil([&] { return server.connects().size() >= 3 && ingest.subscribed(); }));
+  ASSERT_TRUE(PollUntil([&] { return received.size() >= 2; }));
+  connects = server.connects();
+  ASSERT_EQ(connects.size(), 3u);
+  EXPECT_EQ(connects[2].protocol_level, 4);
+  EXPECT_FALSE(connects[2].clean);
+  EXPECT_EQ(ingest.mqtt_version(), MQTTVERSION_3_1_1);
+}
+
+TEST(MqttIngestTest, FallsBackTo311WhenA311BrokerRefusesMqtt5) {
+  FallsBackTo311(FakeMqttServer::Refusal311());
+}
+
+TEST(MqttIngestTest, FallsBackTo311OnUnsupportedProtocolVersion0x84) {
+  FallsBackTo311(FakeMqttServer::Refusal5());
 }
 
 }  // namespace

@@ -17,10 +17,12 @@
 #include "gtest/gtest.h"
 #include "support/poll.h"
 #include "support/test_broker.h"
+#include "unit/mqtt/fake_mqtt_server.h"
 
 namespace precall::mqtt {
 namespace {
 
+using precall::testing::FakeMqttServer;
 using precall::testing::TestBroker;
 
 using precall::testing::PollUntil;
@@ -86,6 +88,7 @@ TEST(CasePublisherTest, PublishesTheOutboxInOrderAndEmptiesIt) {
     EXPECT_EQ(got[seq - 1].second, "{\"seq\":" + std::to_string(seq) + "}");
   }
   EXPECT_EQ(publisher.published(), 250u);
+  EXPECT_EQ(publisher.mqtt_version(), MQTTVERSION_5);
 }
 
 TEST(CasePublisherTest, KeepsEntriesWhileTheBrokerIsDownAndSendsThemLater) {
@@ -112,6 +115,27 @@ TEST(CasePublisherTest, KeepsEntriesWhileTheBrokerIsDownAndSendsThemLater) {
   }));
   ASSERT_TRUE(PollUntil([&] { return store.outbox_size() == 0; }));
   EXPECT_EQ(publisher.published(), 8u);
+}
+
+// MQTT 5 acknowledges with a reason code: >= 0x80 (here 0x87, not
+// authorized) is a refusal, and the entry stays in the outbox to be retried.
+TEST(CasePublisherTest, KeepsEntriesTheBrokerRefusesWithAReasonCode) {
+  FakeMqttServer server({.puback_reason = 0x87});
+  fakes::InMemoryCaseStore store;
+  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(store.Commit(Event(seq)).ok());
+  MqttOptions options;
+  options.uri = server.uri();
+  options.client_id = "precall-pub-test";
+  CasePublisher publisher(options, store);
+  ASSERT_TRUE(publisher.Start().ok());
+  // Published again: the first round ended in refusals.
+  ASSERT_TRUE(PollUntil([&] { return server.publishes() > 3; }));
+  EXPECT_EQ(store.outbox_size(), 3u);
+  EXPECT_EQ(publisher.published(), 0u);
+  EXPECT_EQ(publisher.mqtt_version(), MQTTVERSION_5);
+  // Egress: a clean start, and the session ends with the connection.
+  EXPECT_TRUE(server.connects().at(0).clean);
+  EXPECT_EQ(server.connects().at(0).session_expiry, 0u);
 }
 
 }  // namespace
