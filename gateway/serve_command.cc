@@ -267,6 +267,7 @@ int RunServe(const std::string& config_path) {
   // Main loop: signals, the journal's group-commit timer, retention, and a
   // line in the log whenever the broker connection is up and subscribed.
   bool subscribed = false;
+  bool egress_version_logged = false;
   uint64_t journal_failures_logged = 0;
   const auto flush_every = std::chrono::milliseconds(config.storage.group_commit_interval_ms);
   auto next_trim = std::chrono::steady_clock::now();
@@ -289,11 +290,18 @@ int RunServe(const std::string& config_path) {
     if (ingest.subscribed() != subscribed) {
       subscribed = !subscribed;
       if (subscribed) {
-        Log("connected to %s and subscribed to %s topic filters", config.broker.uri,
+        Log("MQTT: connected to %s and subscribed to %s topic filters",
+            config.broker.uri + " with MQTT " +
+                std::string(mqtt::MqttVersionName(ingest.mqtt_version())),
             std::to_string(config.broker.topics.size()));
       } else {
         Log("lost the connection to %s; reconnecting", config.broker.uri);
       }
+    }
+    if (!egress_version_logged && publisher.mqtt_version() != 0) {
+      Log("MQTT: case publisher connected to %s with MQTT %s", config.broker.uri,
+          std::string(mqtt::MqttVersionName(publisher.mqtt_version())));
+      egress_version_logged = true;
     }
     if (std::chrono::steady_clock::now() >= next_trim) {
       (void)journal.TrimBefore(clock.NowMs() - config.storage.journal_retention_ms);
