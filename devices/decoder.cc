@@ -26,13 +26,15 @@
 // Memory: the parser is allocated once for the largest payload (plus the two
 // brackets), so iterate() never reallocates; strings returned by get_string() and
 // unescaped_key() live in its string buffer, which only the next iterate() rewrites,
-// so Sample views stay valid until the next Decode(). Samples are recycled through a
-// spare pool, keeping their vectors' capacity.
+// so Sample views stay valid until the next Decode(). Samples are reused in place,
+// keeping their vectors' capacity.
 #include "devices/decoder.h"
 
 #include <simdjson.h>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -89,6 +91,69 @@ bool IsWellFormedNumber(od::value& value) {
   return IsJsonNumber(TrimToken(value.raw_json_token()));
 }
 
+uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+uint32_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// A digest of a name for NameSet: equal names have equal digests.
+uint64_t Digest(std::string_view s) {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15;
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  uint64_t h = n;
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 < n; i += 8) h = (h ^ Load64(p + i)) * kMul;
+    h = (h ^ Load64(p + n - 8)) * kMul;  // the last 8 bytes, overlapping
+  } else if (n >= 4) {
+    h = (h ^ (uint64_t{Load32(p)} << 32 | Load32(p + n - 4))) * kMul;
+  } else if (n > 0) {
+    const auto* b = reinterpret_cast<const unsigned char*>(p);
+    h = (h ^ (uint64_t{b[0]} << 16 | uint64_t{b[n / 2]} << 8 | b[n - 1])) * kMul;
+  }
+  return h ^ (h >> 29);
+}
+
+// The names of one object (labels, metrics) or array (dtc), for the duplicate check
+// without comparing every pair of names: a 64-bit filter answers most inserts, and a
+// hit compares digests before names. Holds up to kMaxMetricsPerSample names.
+class NameSet {
+ public:
+  void Clear() {
+    filter_ = 0;
+    size_ = 0;
+  }
+
+  // Adds `name`; false if the set holds it already.
+  bool Insert(std::string_view name) {
+    const uint64_t digest = Digest(name);
+    const uint64_t bit = uint64_t{1} << (digest >> 58);
+    if ((filter_ & bit) != 0) {
+      for (std::size_t i = 0; i < size_; ++i) {
+        if (digests_[i] == digest && names_[i] == name) return false;
+      }
+    }
+    filter_ |= bit;
+    digests_[size_] = digest;
+    names_[size_] = name;
+    ++size_;
+    return true;
+  }
+
+ private:
+  uint64_t filter_ = 0;
+  std::size_t size_ = 0;
+  std::array<uint64_t, kMaxMetricsPerSample> digests_;
+  std::array<std::string_view, kMaxMetricsPerSample> names_;
+};
+
 // Walks `value` in full, reading every scalar; false on any syntax error.
 bool Validate(od::value& value, int depth) {
   if (depth > kMaxDepth) return false;
@@ -135,20 +200,21 @@ bool Validate(od::value& value, int depth) {
 
 enum SampleField : unsigned { kTs, kSeq, kModel, kLabels, kMetrics, kDtc, kUnknownField };
 
-SampleField LookupField(std::string_view key) {
-  switch (key.size()) {  // one compare per key, no memcmp calls
-    case 2: return key == "ts" ? kTs : kUnknownField;
-    case 3: return key == "seq" ? kSeq : key == "dtc" ? kDtc : kUnknownField;
-    case 5: return key == "model" ? kModel : kUnknownField;
-    case 6: return key == "labels" ? kLabels : kUnknownField;
-    case 7: return key == "metrics" ? kMetrics : kUnknownField;
-    default: return kUnknownField;
-  }
+// `key` (of size N - 1) equals `word`: a fixed-size compare, inlined.
+template <std::size_t N>
+bool Is(std::string_view key, const char (&word)[N]) {
+  return std::memcmp(key.data(), word, N - 1) == 0;
 }
 
-// Equality for short names, comparing length and first byte before the bytes.
-inline bool SameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
+SampleField LookupField(std::string_view key) {
+  switch (key.size()) {  // one compare per key
+    case 2: return Is(key, "ts") ? kTs : kUnknownField;
+    case 3: return Is(key, "seq") ? kSeq : Is(key, "dtc") ? kDtc : kUnknownField;
+    case 5: return Is(key, "model") ? kModel : kUnknownField;
+    case 6: return Is(key, "labels") ? kLabels : kUnknownField;
+    case 7: return Is(key, "metrics") ? kMetrics : kUnknownField;
+    default: return kUnknownField;
+  }
 }
 
 // Records the first problem of a sample; later ones do not override it.
@@ -215,12 +281,13 @@ bool DecodeModel(od::value& value, json_type type, Sample& sample, int depth) {
   return true;
 }
 
-bool DecodeLabels(od::value& value, json_type type, Sample& sample, int depth) {
+bool DecodeLabels(od::value& value, json_type type, Sample& sample, NameSet& names, int depth) {
   if (type != json_type::object) {
     return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
   }
   od::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+  names.Clear();
   for (auto field_result : object) {
     od::field field;
     if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
@@ -233,10 +300,8 @@ bool DecodeLabels(od::value& value, json_type type, Sample& sample, int depth) {
     }
     json_type label_type;
     if (label.type().get(label_type) != simdjson::SUCCESS) return false;
-    bool duplicate = false;
-    for (const auto& [k, v] : sample.labels) duplicate = duplicate || SameName(k, key);
     if (sample.labels.size() >= kMaxLabels || key.empty() || key.size() > kMaxLabelKeyBytes ||
-        duplicate || label_type != json_type::string) {
+        !names.Insert(key) || label_type != json_type::string) {
       if (!RejectAndValidate(label, sample, RejectReason::kBadField, depth + 1)) return false;
       continue;
     }
@@ -252,12 +317,13 @@ bool DecodeLabels(od::value& value, json_type type, Sample& sample, int depth) {
   return true;
 }
 
-bool DecodeMetrics(od::value& value, json_type type, Sample& sample, int depth) {
+bool DecodeMetrics(od::value& value, json_type type, Sample& sample, NameSet& names, int depth) {
   if (type != json_type::object) {
     return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
   }
   od::object object;
   if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+  names.Clear();
   for (auto field_result : object) {
     od::field field;
     if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
@@ -275,41 +341,43 @@ bool DecodeMetrics(od::value& value, json_type type, Sample& sample, int depth) 
       continue;
     }
     // A repeated name is ambiguous (which value is current?): bad_field, like a repeated
-    // top-level field. Quadratic, but bounded by kMaxMetricsPerSample and allocation-free.
-    bool duplicate = false;
-    for (const MetricValue& m : sample.metrics) duplicate = duplicate || SameName(m.name, name);
-    json_type metric_type;
-    if (metric.type().get(metric_type) != simdjson::SUCCESS) return false;
-    if (duplicate || !IsValidMetricName(name) ||
-        (metric_type != json_type::number && metric_type != json_type::boolean)) {
+    // top-level field. At most one insert per accepted metric: `names` cannot overflow.
+    if (!names.Insert(name) || !IsValidMetricName(name)) {
       if (!RejectAndValidate(metric, sample, RejectReason::kBadField, depth + 1)) return false;
       continue;
     }
+    // simdjson's number parser is strict JSON: success means a well-formed number. The
+    // common case needs no type() first.
     double number;
-    if (metric_type == json_type::boolean) {
-      bool flag;
-      if (metric.get_bool().get(flag) != simdjson::SUCCESS) return false;  // "tru", "truex"
-      number = flag ? 1.0 : 0.0;
-    } else {
-      // simdjson's number parser is strict JSON: success means well formed. On
-      // failure, a well-formed token is beyond the double range.
-      if (metric.get_double().get(number) != simdjson::SUCCESS || !std::isfinite(number)) {
+    if (metric.get_double().get(number) != simdjson::SUCCESS || !std::isfinite(number)) {
+      json_type metric_type;
+      if (metric.type().get(metric_type) != simdjson::SUCCESS) return false;
+      if (metric_type == json_type::number) {
+        // A well-formed token the parser refused is beyond the double range.
         if (!IsWellFormedNumber(metric)) return false;
         Reject(sample, RejectReason::kNonFinite);
         continue;
       }
+      if (metric_type != json_type::boolean) {
+        if (!RejectAndValidate(metric, sample, RejectReason::kBadField, depth + 1)) return false;
+        continue;
+      }
+      bool flag;
+      if (metric.get_bool().get(flag) != simdjson::SUCCESS) return false;  // "tru", "truex"
+      number = flag ? 1.0 : 0.0;
     }
     sample.metrics.push_back(MetricValue{name, number});
   }
   return true;
 }
 
-bool DecodeDtc(od::value& value, json_type type, Sample& sample, int depth) {
+bool DecodeDtc(od::value& value, json_type type, Sample& sample, NameSet& codes, int depth) {
   if (type != json_type::array) {
     return RejectAndValidate(value, sample, RejectReason::kBadField, depth);
   }
   od::array array;
   if (value.get_array().get(array) != simdjson::SUCCESS) return false;
+  codes.Clear();
   std::size_t count = 0;
   for (auto element_result : array) {
     od::value element;
@@ -332,16 +400,14 @@ bool DecodeDtc(od::value& value, json_type type, Sample& sample, int depth) {
       continue;
     }
     // The field is a set: a code listed twice is kept once.
-    bool seen = false;
-    for (std::string_view c : sample.dtc) seen = seen || c == code;
-    if (!seen) sample.dtc.push_back(code);
+    if (codes.Insert(code)) sample.dtc.push_back(code);
   }
   sample.has_dtc = true;
   return true;
 }
 
 // Decodes one sample object (the root, or an element of a batch) at `depth`.
-bool DecodeSample(od::object& object, Sample& sample, int depth) {
+bool DecodeSample(od::object& object, Sample& sample, NameSet& names, int depth) {
   unsigned seen = 0;
   for (auto field_result : object) {
     od::field field;
@@ -373,13 +439,13 @@ bool DecodeSample(od::object& object, Sample& sample, int depth) {
         ok = DecodeModel(value, type, sample, depth + 1);
         break;
       case kLabels:
-        ok = DecodeLabels(value, type, sample, depth + 1);
+        ok = DecodeLabels(value, type, sample, names, depth + 1);
         break;
       case kMetrics:
-        ok = DecodeMetrics(value, type, sample, depth + 1);
+        ok = DecodeMetrics(value, type, sample, names, depth + 1);
         break;
       case kDtc:
-        ok = DecodeDtc(value, type, sample, depth + 1);
+        ok = DecodeDtc(value, type, sample, names, depth + 1);
         break;
       case kUnknownField:
         break;
@@ -408,36 +474,42 @@ struct PayloadDecoder::Impl {
     [[maybe_unused]] simdjson::error_code error = parser.allocate(kBufferBytes);
   }
 
+  // Decodes into `out`, whose first `used` samples are then the result.
   RejectReason Decode(std::string_view payload, std::vector<Sample>& out);
   RejectReason CheckRootScalar(std::size_t size);
 
-  // Returns every sample of `out` to the spare pool.
-  void Recycle(std::vector<Sample>& out) {
-    while (!out.empty()) {
-      spare.push_back(std::move(out.back()));
-      out.pop_back();
-    }
-  }
-
+  // The next sample: the one at `used` in `out`, reused in place when there is one.
   Sample& NewSample(std::vector<Sample>& out) {
-    if (spare.empty()) {
+    if (used < out.size()) {
+      out[used].Clear();
+    } else if (spare.empty()) {
       out.emplace_back();
     } else {
       out.push_back(std::move(spare.back()));
       spare.pop_back();
       out.back().Clear();
     }
-    return out.back();
+    return out[used++];
+  }
+
+  // Returns the samples of `out` from `count` on to the spare pool.
+  void Truncate(std::vector<Sample>& out, std::size_t count) {
+    while (out.size() > count) {
+      spare.push_back(std::move(out.back()));
+      out.pop_back();
+    }
   }
 
   od::parser parser;
   // buffer[0] is room for the '[' of the root-scalar check; the payload starts at 1.
   std::unique_ptr<char[]> buffer;
   std::vector<Sample> spare;
+  std::size_t used = 0;
+  NameSet names;
 };
 
 RejectReason PayloadDecoder::Impl::Decode(std::string_view payload, std::vector<Sample>& out) {
-  Recycle(out);
+  used = 0;
   if (payload.size() > kMaxPayloadBytes) return RejectReason::kTooLarge;
   char* json = buffer.get() + 1;
   if (!payload.empty()) std::memcpy(json, payload.data(), payload.size());
@@ -455,7 +527,7 @@ RejectReason PayloadDecoder::Impl::Decode(std::string_view payload, std::vector<
   if (type == json_type::object) {
     od::object object;
     ok = doc.get_object().get(object) == simdjson::SUCCESS &&
-         DecodeSample(object, NewSample(out), 1);
+         DecodeSample(object, NewSample(out), names, 1);
   } else if (type == json_type::array) {
     od::array array;
     ok = doc.get_array().get(array) == simdjson::SUCCESS;
@@ -472,7 +544,7 @@ RejectReason PayloadDecoder::Impl::Decode(std::string_view payload, std::vector<
         if (element_type == json_type::object) {
           od::object object;
           ok = element.get_object().get(object) == simdjson::SUCCESS &&
-               DecodeSample(object, sample, 2);
+               DecodeSample(object, sample, names, 2);
         } else {
           Reject(sample, RejectReason::kBadField);
           ok = Validate(element, 2);
@@ -483,11 +555,7 @@ RejectReason PayloadDecoder::Impl::Decode(std::string_view payload, std::vector<
   } else {
     return CheckRootScalar(payload.size());
   }
-  if (!ok || !AtEnd(doc)) {
-    Recycle(out);
-    return RejectReason::kBadJson;
-  }
-  return RejectReason::kNone;
+  return ok && AtEnd(doc) ? RejectReason::kNone : RejectReason::kBadJson;
 }
 
 RejectReason PayloadDecoder::Impl::CheckRootScalar(std::size_t size) {
@@ -518,7 +586,9 @@ PayloadDecoder::PayloadDecoder() : impl_(std::make_unique<Impl>()) {}
 PayloadDecoder::~PayloadDecoder() = default;
 
 RejectReason PayloadDecoder::Decode(std::string_view payload) {
-  return impl_->Decode(payload, samples_view_);
+  const RejectReason reason = impl_->Decode(payload, samples_view_);
+  impl_->Truncate(samples_view_, reason == RejectReason::kNone ? impl_->used : 0);
+  return reason;
 }
 
 }  // namespace precall::devices

@@ -38,7 +38,7 @@ class PayloadDecoder {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  // Pool of Sample objects reused across calls; samples_view_ is a prefix of it.
+  // The samples of the last call; reused in place, the surplus kept in a spare pool.
   std::vector<Sample> samples_view_;
 };
 

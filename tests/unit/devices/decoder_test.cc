@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <string>
@@ -379,6 +381,33 @@ TEST_F(DecoderTest, RepeatedMetricNameIsBadField) {
   EXPECT_EQ(SampleReject(R"({"metrics":{"a":1,"b":2,"a":3}})"), RejectReason::kBadField);
   // An escaped spelling of the same name is the same name.
   EXPECT_EQ(SampleReject(R"({"metrics":{"a":1,"\u0061":3}})"), RejectReason::kBadField);
+}
+
+TEST_F(DecoderTest, RepeatedNameAmongManySimilarOnesIsFound) {
+  // 256 long names, alike but for two middle bytes, fill the duplicate check's 64-bit
+  // filter: every lookup compares digests, and names on a match. Then the same with
+  // the last name replaced by a repeat of an earlier one.
+  auto metrics = [](int repeat) {
+    std::string out = R"({"metrics":{)";
+    for (int i = 0; i < 256; ++i) {
+      char name[64];
+      std::snprintf(name, sizeof name, "engine_temperature_sensor_%02x_reading_celsius", i);
+      out += (i > 0 ? ",\"" : "\"") + std::string(name) + "\":1";
+    }
+    if (repeat >= 0) {
+      char name[64];
+      std::snprintf(name, sizeof name, "engine_temperature_sensor_%02x_reading_celsius", repeat);
+      out.replace(out.rfind('"', out.rfind(':') - 2) + 1, std::strlen(name), name);
+    }
+    return out + "}}";
+  };
+  EXPECT_EQ(SampleReject(metrics(-1)), RejectReason::kNone);
+  EXPECT_EQ(Only().metrics.size(), 256u);
+  for (int repeat : {0, 137, 254}) {
+    EXPECT_EQ(SampleReject(metrics(repeat)), RejectReason::kBadField) << repeat;
+  }
+  EXPECT_EQ(SampleReject(R"({"labels":{"ab":"1","ba":"2","a":"3","b":"4","ab ":"5","ab":"6"}})"),
+            RejectReason::kBadField);
 }
 
 TEST_F(DecoderTest, MetricsBeyondTheDoubleRangeAreNonFinite) {
