@@ -83,6 +83,12 @@ absl::Status RocksCaseStore::CommitAll(std::span<const core::CaseCommit> commits
   }
   if (!s.ok()) return ToAbsl(s, "commit");
   outbox_depth_.fetch_add(commits.size(), std::memory_order_relaxed);
+  // An event below the floor (not the case book's order) lowers it.
+  for (const core::CaseCommit& commit : commits) {
+    if (commit.event_seq < outbox_floor_.load(std::memory_order_relaxed)) {
+      outbox_floor_.store(commit.event_seq, std::memory_order_relaxed);
+    }
+  }
   last_event_seq_.store(last_event, std::memory_order_release);
   next_case_number_.store(next_case, std::memory_order_release);
   return absl::OkStatus();
@@ -236,8 +242,14 @@ absl::StatusOr<std::vector<std::string>> RocksCaseStore::CaseEvents(std::string_
 absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_t limit) {
   std::vector<core::OutboxEntry> entries;
   if (limit == 0) return entries;
+  // Changes are committed one at a time in event seq order (the case book
+  // commits under its lock) and last_event_seq_ moves after each commit, so
+  // every entry up to `committed` is either in the iterator's snapshot or
+  // removed.
+  const uint64_t committed = last_event_seq_.load(std::memory_order_acquire);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.outbox));
-  for (it->SeekToFirst(); it->Valid() && entries.size() < limit; it->Next()) {
+  const U64Key floor(outbox_floor_.load(std::memory_order_relaxed));
+  for (it->Seek(floor.slice()); it->Valid() && entries.size() < limit; it->Next()) {
     core::OutboxEntry entry;
     std::string_view topic, payload;
     if (!DecodeU64(it->key(), &entry.event_seq) ||
@@ -249,6 +261,11 @@ absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_
     entries.push_back(std::move(entry));
   }
   if (absl::Status s = ToAbsl(it->status(), "outbox read"); !s.ok()) return s;
+  uint64_t floor_now = entries.empty() ? committed + 1 : entries.front().event_seq;
+  // Concurrent reads (the drainer, a test) only ever raise the floor.
+  for (uint64_t was = outbox_floor_.load(std::memory_order_relaxed);
+       floor_now > was && !outbox_floor_.compare_exchange_weak(was, floor_now);) {
+  }
   return entries;
 }
 

@@ -179,6 +179,9 @@ class RocksCaseStore final : public core::CaseStore {
   std::atomic<uint64_t> last_event_seq_;
   std::atomic<uint64_t> next_case_number_;
   std::atomic<uint64_t> outbox_depth_{0};  // counted at open, then kept up to date
+  // Every outbox entry below this seq is gone: a read seeks here instead of
+  // walking the tombstones the drainer's removals leave at the front.
+  std::atomic<uint64_t> outbox_floor_{0};
   core::FixedHistogram write_latency_us_{core::kWriteLatencyBoundsUs};  // written under commit_mu_
 };
 

@@ -96,6 +96,37 @@ TEST_F(CaseEventsTest, OutboxDepthFollowsCommitsAndRemovalsAcrossReopen) {
   EXPECT_EQ(store_->cases().outbox_depth(), 2u);
 }
 
+TEST_F(CaseEventsTest, TheOutboxSkipsWhatTheDrainerRemovedAndStillSeesNewEntries) {
+  core::CaseStore& cases = store_->cases();
+  auto seqs = [&] {
+    std::vector<uint64_t> out;
+    absl::StatusOr<std::vector<core::OutboxEntry>> entries = cases.Outbox(100);
+    EXPECT_TRUE(entries.ok());
+    if (entries.ok()) {
+      for (const core::OutboxEntry& e : *entries) out.push_back(e.event_seq);
+    }
+    return out;
+  };
+  for (uint64_t seq = 1; seq <= 5; ++seq) ASSERT_TRUE(cases.Commit(EventOf(seq, "c-1")).ok());
+  EXPECT_EQ(seqs(), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  // Acknowledged out of order.
+  for (uint64_t seq : {2, 1, 4}) ASSERT_TRUE(cases.RemoveFromOutbox(seq).ok());
+  EXPECT_EQ(seqs(), (std::vector<uint64_t>{3, 5}));
+  for (uint64_t seq : {3, 5}) ASSERT_TRUE(cases.RemoveFromOutbox(seq).ok());
+  EXPECT_EQ(seqs(), std::vector<uint64_t>{});
+  ASSERT_TRUE(cases.Commit(EventOf(6, "c-2")).ok());
+  EXPECT_EQ(seqs(), std::vector<uint64_t>{6});
+  // A lower seq than any read so far is still found.
+  ASSERT_TRUE(cases.Commit(EventOf(3, "c-3")).ok());
+  EXPECT_EQ(seqs(), (std::vector<uint64_t>{3, 6}));
+  Reopen();
+  absl::StatusOr<std::vector<core::OutboxEntry>> after = store_->cases().Outbox(100);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].event_seq, 3u);
+  EXPECT_EQ((*after)[1].event_seq, 6u);
+}
+
 TEST_F(CaseEventsTest, WritesAreTimed) {
   EXPECT_EQ(Count(store_->store_write_latency_us()), 0u);
   EXPECT_EQ(Count(store_->journal_write_latency_us()), 0u);
