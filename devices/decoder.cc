@@ -1,4 +1,5 @@
-// PayloadDecoder (see decoder.h): CONTRACT §1 on top of simdjson 3.0.1 On-Demand.
+// PayloadDecoder (see decoder.h): CONTRACT §1 on top of simdjson 3.0.1 On-Demand, behind a
+// one-pass fast path for plain samples (FastReader, below).
 //
 // Why the code walks every value, even unknown fields: On-Demand checks only what it
 // is asked to read. Skipping a value just counts brackets, and a scalar is looked at
@@ -33,6 +34,7 @@
 #include <simdjson.h>
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -461,6 +463,242 @@ bool DecodeSample(od::object& object, Sample& sample, NameSet& names, int depth)
   return true;
 }
 
+static_assert(std::endian::native == std::endian::little, "PlainLength counts bytes from bit 0");
+
+// The length of the run of bytes at `p` that stand for themselves in a JSON string:
+// ASCII from 0x20 on but '"' and '\'. Eight bytes at a time; reads up to 7 bytes past
+// the run, so `p` must lie in the padded copy.
+std::size_t PlainLength(const char* p) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHighs = 0x8080808080808080;
+  // Sets the high bit of each zero byte of x; a borrow can set more, but only above one.
+  auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x; };
+  for (std::size_t i = 0;; i += 8) {
+    const uint64_t w = Load64(p + i);
+    // The high bit of each byte below 0x20, '"', '\' or from 0x80 on, and perhaps of
+    // bytes above one: the lowest is exact.
+    const uint64_t stops = (((w - kOnes * 0x20) & ~w) | zero_bytes(w ^ (kOnes * '"')) |
+                            zero_bytes(w ^ (kOnes * '\\')) | w) &
+                           kHighs;
+    if (stops != 0) return i + static_cast<std::size_t>(std::countr_zero(stops)) / 8;
+  }
+}
+
+// Exact doubles.
+constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// The fast path. Most payloads are one plain sample: the known fields, ASCII strings
+// without escapes, integers and short decimals. FastReader reads exactly that subset of
+// JSON in one pass and accepts only a sample that breaks no rule. On anything else (a
+// batch, an unknown or repeated field, an escape, a non-ASCII byte, a number it cannot
+// convert exactly, any reject) it gives up, and the On-Demand path decodes the payload
+// from the start. Equivalence rests on that: what it accepts is valid JSON that the
+// On-Demand path accepts too, with the same values. It reads the padded copy, whose
+// zero padding stops every loop at the end.
+class FastReader {
+ public:
+  FastReader(const char* json, std::size_t size) : p_(json), end_(json + size) {}
+
+  bool Read(Sample& sample, NameSet& names) {
+    if (!Consume('{')) return false;
+    unsigned seen = 0;
+    if (!Peek('}')) {
+      do {
+        std::string_view key;
+        if (!String(key) || !Consume(':')) return false;
+        const SampleField id = LookupField(key);
+        if (id == kUnknownField || (seen & (1u << id)) != 0) return false;
+        seen |= 1u << id;
+        bool ok = false;
+        switch (id) {
+          case kTs: {
+            uint64_t ts;  // 18 digits at most: no int64 overflow
+            ok = Unsigned(ts, 18);
+            sample.ts = static_cast<int64_t>(ts);
+            sample.has_ts = true;
+            break;
+          }
+          case kSeq:
+            ok = Unsigned(sample.seq, 19);  // no uint64 overflow
+            sample.has_seq = true;
+            break;
+          case kModel:
+            ok = String(sample.model) && !sample.model.empty() &&
+                 sample.model.size() <= kMaxModelBytes;
+            sample.has_model = true;
+            break;
+          case kLabels:
+            ok = Labels(sample, names);
+            sample.has_labels = true;
+            break;
+          case kMetrics:
+            ok = Metrics(sample, names);
+            break;
+          case kDtc:
+            ok = Dtc(sample, names);
+            sample.has_dtc = true;
+            break;
+          case kUnknownField:
+            break;
+        }
+        if (!ok) return false;
+      } while (Consume(','));
+    }
+    if (!Consume('}')) return false;
+    SkipSpace();
+    return p_ == end_;
+  }
+
+ private:
+  static bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+  void SkipSpace() {
+    while (static_cast<unsigned char>(*p_) <= ' ' && IsSpace(*p_)) ++p_;
+  }
+
+  bool Peek(char c) {
+    SkipSpace();
+    return *p_ == c;
+  }
+
+  bool Consume(char c) {
+    if (!Peek(c)) return false;
+    ++p_;
+    return true;
+  }
+
+  // A string of ASCII without escapes or control characters: its own text.
+  bool String(std::string_view& text) {
+    if (!Consume('"')) return false;
+    const char* begin = p_;
+    p_ += PlainLength(p_);
+    if (*p_ != '"') return false;
+    text = std::string_view(begin, static_cast<std::size_t>(p_++ - begin));
+    return true;
+  }
+
+  // An integer without sign, fraction or exponent (any of them leaves a byte that the
+  // caller's next Consume() refuses), with no leading zero and at most `max_digits`.
+  bool Unsigned(uint64_t& value, std::ptrdiff_t max_digits) {
+    SkipSpace();
+    const char* start = p_;
+    uint64_t v = 0;
+    while (IsDigit(*p_) && p_ - start <= max_digits) {
+      v = v * 10 + static_cast<uint64_t>(*p_++ - '0');
+    }
+    const std::ptrdiff_t count = p_ - start;
+    value = v;
+    return count > 0 && count <= max_digits && (*start != '0' || count == 1);
+  }
+
+  // true, false, or a number that simdjson converts with its exact fast path (at most
+  // 2^53 - 1 as digits, a power of ten within 10^±22): the same one IEEE operation, so
+  // the same double as get_double().
+  bool Value(double& value) {
+    SkipSpace();
+    if (std::memcmp(p_, "true", 4) == 0) {
+      p_ += 4;
+      value = 1.0;
+      return true;
+    }
+    if (std::memcmp(p_, "false", 5) == 0) {
+      p_ += 5;
+      value = 0.0;
+      return true;
+    }
+    const bool negative = *p_ == '-';
+    p_ += negative;
+    // At most 19 digits in all, so that `digits` cannot overflow.
+    const char* start = p_;
+    uint64_t digits = 0;
+    while (IsDigit(*p_) && p_ - start < 19) {
+      digits = digits * 10 + static_cast<uint64_t>(*p_++ - '0');
+    }
+    std::ptrdiff_t count = p_ - start;
+    if (count == 0 || (*start == '0' && count > 1)) return false;
+    int64_t exponent = 0;
+    if (*p_ == '.') {
+      const char* fraction = ++p_;
+      for (; IsDigit(*p_) && count < 19; ++count) {
+        digits = digits * 10 + static_cast<uint64_t>(*p_++ - '0');
+      }
+      exponent = fraction - p_;
+      if (exponent == 0) return false;
+    }
+    if (IsDigit(*p_)) return false;  // more than 19 digits
+    if (*p_ == 'e' || *p_ == 'E') {
+      ++p_;
+      const bool exponent_negative = *p_ == '-';
+      p_ += *p_ == '-' || *p_ == '+';
+      const char* exponent_start = p_;
+      int64_t e = 0;
+      while (IsDigit(*p_) && p_ - exponent_start < 3) e = e * 10 + (*p_++ - '0');
+      if (p_ == exponent_start || IsDigit(*p_)) return false;  // none, or too many
+      exponent += exponent_negative ? -e : e;
+    }
+    if (digits > 9007199254740991 || exponent < -22 || exponent > 22) return false;
+    double d = static_cast<double>(digits);
+    d = exponent < 0 ? d / kPowersOfTen[-exponent] : d * kPowersOfTen[exponent];
+    value = negative ? -d : d;
+    return true;
+  }
+
+  // `open`, items read by `item` and separated by commas, `close`; `names` starts empty.
+  template <typename Item>
+  bool List(char open, char close, NameSet& names, Item item) {
+    if (!Consume(open)) return false;
+    names.Clear();
+    if (Consume(close)) return true;
+    do {
+      if (!item()) return false;
+    } while (Consume(','));
+    return Consume(close);
+  }
+
+  bool Labels(Sample& sample, NameSet& names) {
+    return List('{', '}', names, [&] {
+      std::string_view key;
+      std::string_view text;
+      if (!String(key) || !Consume(':') || !String(text) || sample.labels.size() >= kMaxLabels ||
+          key.empty() || key.size() > kMaxLabelKeyBytes || text.size() > kMaxLabelValueBytes ||
+          !names.Insert(key)) {
+        return false;
+      }
+      sample.labels.emplace_back(key, text);
+      return true;
+    });
+  }
+
+  bool Metrics(Sample& sample, NameSet& names) {
+    return List('{', '}', names, [&] {
+      std::string_view name;
+      double value;
+      if (!String(name) || !Consume(':') || !Value(value) ||
+          sample.metrics.size() >= kMaxMetricsPerSample || !IsValidMetricName(name) ||
+          !names.Insert(name)) {
+        return false;
+      }
+      sample.metrics.push_back(MetricValue{name, value});
+      return true;
+    });
+  }
+
+  bool Dtc(Sample& sample, NameSet& codes) {
+    std::size_t count = 0;
+    return List('[', ']', codes, [&] {
+      std::string_view code;
+      if (!String(code) || ++count > kMaxDtcCodes || !IsValidDtcCode(code)) return false;
+      if (codes.Insert(code)) sample.dtc.push_back(code);  // a set: kept once
+      return true;
+    });
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
 // True when the document has been consumed to its last token: anything after the
 // root value is trailing content.
 bool AtEnd(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
@@ -514,6 +752,8 @@ RejectReason PayloadDecoder::Impl::Decode(std::string_view payload, std::vector<
   char* json = buffer.get() + 1;
   if (!payload.empty()) std::memcpy(json, payload.data(), payload.size());
   std::memset(json + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+  if (FastReader(json, payload.size()).Read(NewSample(out), names)) return RejectReason::kNone;
+  used = 0;  // the On-Demand path starts over
 
   od::document doc;
   if (parser.iterate(json, payload.size(), payload.size() + simdjson::SIMDJSON_PADDING).get(doc) !=

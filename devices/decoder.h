@@ -1,5 +1,6 @@
-// PayloadDecoder: telemetry payload bytes -> Samples (CONTRACT §1), with
-// simdjson On-Demand, a reused parser and a reused padded buffer.
+// PayloadDecoder: telemetry payload bytes -> Samples (CONTRACT §1). A plain
+// sample takes a one-pass fast path; everything else simdjson On-Demand, with a
+// reused parser. Both read a reused padded copy of the payload.
 //
 // Thread: one decoder per worker; not thread-safe. Steady state allocates
 // nothing: the padded buffer, the parser and the output Samples keep their

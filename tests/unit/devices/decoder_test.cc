@@ -2,6 +2,7 @@
 // the lifetime of views, reuse across calls and the no-allocation steady state.
 #include "devices/decoder.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -579,6 +582,126 @@ TEST_F(DecoderTest, LargestBatchOfEmptySamples) {
   payload += "]";
   ASSERT_EQ(decoder_.Decode(payload), RejectReason::kNone);
   EXPECT_EQ(decoder_.samples().size(), (payload.size() - 1) / 3);
+}
+
+// --- the fast path and the On-Demand path agree ------------------------------------
+
+// Decodes `payload` twice: as it is (plain samples take the fast path) and behind an
+// unknown field, which the fast path never takes. Both must give the same result.
+void ExpectBothPathsAgree(const std::string& payload) {
+  ASSERT_EQ(payload.front(), '{');
+  PayloadDecoder fast;
+  PayloadDecoder slow;
+  const RejectReason fast_reason = fast.Decode(payload);
+  const std::size_t next = payload.find_first_not_of(" \t\r\n", 1);
+  const char* separator = payload[next] == '}' ? "" : ",";
+  const RejectReason slow_reason =
+      slow.Decode("{\"unknown\":0" + std::string(separator) + payload.substr(1));
+  ASSERT_EQ(fast_reason, slow_reason) << payload;
+  ASSERT_EQ(fast.samples().size(), slow.samples().size()) << payload;
+  if (fast.samples().empty()) return;
+  const Sample& a = fast.samples()[0];
+  const Sample& b = slow.samples()[0];
+  EXPECT_EQ(a.reject, b.reject) << payload;
+  EXPECT_EQ(a.has_ts, b.has_ts) << payload;
+  EXPECT_EQ(a.ts, b.ts) << payload;
+  EXPECT_EQ(a.has_seq, b.has_seq) << payload;
+  EXPECT_EQ(a.seq, b.seq) << payload;
+  EXPECT_EQ(a.has_model, b.has_model) << payload;
+  EXPECT_EQ(a.model, b.model) << payload;
+  EXPECT_EQ(a.has_labels, b.has_labels) << payload;
+  EXPECT_EQ(a.labels, b.labels) << payload;
+  EXPECT_EQ(a.has_dtc, b.has_dtc) << payload;
+  EXPECT_EQ(a.dtc, b.dtc) << payload;
+  ASSERT_EQ(a.metrics.size(), b.metrics.size()) << payload;
+  for (std::size_t i = 0; i < a.metrics.size(); ++i) {
+    EXPECT_EQ(a.metrics[i].name, b.metrics[i].name) << payload;
+    // Bit for bit: the same double, -0 included.
+    EXPECT_EQ(std::bit_cast<uint64_t>(a.metrics[i].value),
+              std::bit_cast<uint64_t>(b.metrics[i].value))
+        << payload << " metric " << i;
+  }
+}
+
+TEST(DecoderPathsTest, NumbersConvertTheSameOnBothPaths) {
+  // Formats simdjson converts on its exact fast path, beyond it, and malformed ones.
+  std::istringstream numbers(
+      "0 -0 0.0 -0.0 1 -1 98.5 1500 310.2 27.6 0.1 0.3 123.456 1e0 1E+2 1e-2 2.5E-3 -1.5e-3 "
+      "1e22 1e23 1e-22 1e-23 9007199254740991 9007199254740992 9007199254740993 "
+      "-9007199254740993 1234567890123456789 12345678901234567890 0.1234567890123456789 "
+      "0.12345678901234567890 1.7976931348623157e308 4.9e-324 1e-400 1e999 "
+      "123456789012345678901234567890 0.000000000000000001 1e007 1e0000000001 true false "
+      "01 1. .5 - 1e 1e+ +1 --1 tru truex 1.5.2 0x10 NaN \"1\" null [1]");
+  for (std::string number; numbers >> number;) {
+    ExpectBothPathsAgree(std::string(R"({"metrics":{"m":)") + number + "}}");
+    ExpectBothPathsAgree(std::string(R"({"metrics":{"a":1, "m" : )") + number + " }}");
+  }
+}
+
+TEST(DecoderPathsTest, RandomPlainSamplesDecodeTheSameOnBothPaths) {
+  std::mt19937_64 random(20261122);
+  auto pick = [&](std::initializer_list<const char*> options) {
+    return std::string(options.begin()[random() % options.size()]);
+  };
+  auto number = [&] {
+    char text[64];
+    const double magnitude =
+        std::ldexp(static_cast<double>(random() % 1000000), -static_cast<int>(random() % 40));
+    switch (random() % 6) {
+      case 0:
+        std::snprintf(text, sizeof text, "%lld",
+                      static_cast<long long>(random() % 100000000000) - 50000000000);
+        break;
+      case 1: std::snprintf(text, sizeof text, "%.1f", magnitude); break;
+      case 2: std::snprintf(text, sizeof text, "%.17g", magnitude); break;
+      case 3:
+        std::snprintf(text, sizeof text, "%.*e", static_cast<int>(random() % 18), -magnitude);
+        break;
+      case 4:
+        std::snprintf(text, sizeof text, "%.*f", static_cast<int>(random() % 20), magnitude * 1e-3);
+        break;
+      default: return pick({"true", "false", "-0", "0", "1e22", "5e-324"});
+    }
+    return std::string(text);
+  };
+  auto space = [&] { return pick({"", "", "", " ", "\n", " \t\r\n"}); };
+  for (int round = 0; round < 5000; ++round) {
+    std::string p = "{" + space();
+    std::vector<std::string> fields;
+    if (random() % 4 != 0) {
+      fields.push_back("\"ts\":" + space() + std::to_string(random() % 2000000000000000000));
+    }
+    if (random() % 4 != 0) fields.push_back("\"seq\":" + std::to_string(random()));
+    if (random() % 2 != 0) {
+      fields.push_back("\"model\":\"" + pick({"EX200", "WL-300", "cp 45", "", "x\\u0041"}) + "\"");
+    }
+    if (random() % 2 != 0) {
+      fields.push_back("\"labels\":{" + space() + "\"site\":\"" + pick({"north", "", "a\\\"b"}) +
+                       "\"" + pick({"", ",\"zone\":\"2\"", ",\"site\":\"x\""}) + space() + "}");
+    }
+    if (random() % 8 != 0) {
+      std::string metrics = "\"metrics\":{";
+      const int count = static_cast<int>(random() % 8);
+      for (int i = 0; i < count; ++i) {
+        if (i > 0) metrics += "," + space();
+        metrics +=
+            "\"" +
+            pick({"coolant_temp_c", "engine_rpm", "door_open", "m1", "m2", "a.b", "_x", "9bad",
+                  "way_too_long_a_name_for_a_metric_so_that_it_breaks_the_64_limit"}) +
+            "\"" + space() + ":" + space() + number();
+      }
+      fields.push_back(metrics + "}");
+    }
+    if (random() % 2 != 0) {
+      fields.push_back(
+          "\"dtc\":[" +
+          pick({"", "\"P0217\"", "\"SPN110.FMI0\", \"P0217\"", "\"P1\",\"P1\"", "\"bad code\""}) +
+          "]");
+    }
+    for (std::size_t i = 0; i < fields.size(); ++i) p += (i ? "," + space() : "") + fields[i];
+    p += space() + "}" + space();
+    ExpectBothPathsAgree(p);
+  }
 }
 
 // --- reuse ---------------------------------------------------------------------------
