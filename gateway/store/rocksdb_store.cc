@@ -171,6 +171,10 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   // After a crash, keep the replayed WAL in the memtables instead of writing
   // them to SST files before Open returns: recovery time matters most then.
   db_options.avoid_flush_during_recovery = true;
+  // One memtable budget for all families: by default each may hold 64 MiB
+  // (twice while flushing), so the journal and the checkpoints of a large
+  // fleet kept ~100 MiB resident. Past the budget the largest one flushes.
+  db_options.db_write_buffer_size = 48 << 20;
 
   // Every family on disk must be opened: ours, "default", and any a newer
   // version may have added.
