@@ -3,6 +3,21 @@
 #include <algorithm>
 
 namespace precall::devices {
+namespace {
+
+std::unique_ptr<double[]> NewValues(const MetricPlan& plan) {
+  if (plan.size() == 0) return nullptr;
+  auto values = std::make_unique_for_overwrite<double[]>(plan.size());
+  std::fill_n(values.get(), plan.size(), kUnknown);
+  return values;
+}
+
+std::unique_ptr<MetricWindows[]> NewSeries(const MetricPlan& plan) {
+  if (plan.series_count() == 0) return nullptr;
+  return std::make_unique<MetricWindows[]>(plan.series_count());
+}
+
+}  // namespace
 
 DeviceState::DeviceState(std::string tenant, std::string device, const MetricPlan* plan,
                          NameTable* names)
@@ -10,10 +25,11 @@ DeviceState::DeviceState(std::string tenant, std::string device, const MetricPla
       device_(std::move(device)),
       plan_(plan),
       names_(names),
-      slots_(plan->size()) {}
+      values_(NewValues(*plan)),
+      series_(NewSeries(*plan)) {}
 
 bool DeviceState::KnowsMetric(std::string_view name) const {
-  if (auto slot = plan_->Find(name)) return slots_[*slot].has_value;
+  if (auto slot = plan_->Find(name)) return !std::isnan(values_[*slot]);
   auto id = names_->Find(name);
   return id && other_metrics_.contains(*id);
 }
@@ -67,14 +83,9 @@ void DeviceState::Apply(const Sample& sample, int64_t ts, int64_t seen_at,
   for (const MetricValue& m : sample.metrics) {
     if (auto found = plan_->Find(m.name)) {
       const uint32_t slot = *found;
-      Slot& s = slots_[slot];
-      if (!s.has_value) ++slot_names_seen_;
-      s.has_value = true;
-      s.value = m.value;
-      if (!plan_->windows(slot).empty()) {
-        if (!s.series) s.series = std::make_unique<MetricSeries>(plan_->windows(slot));
-        s.series->Push(ts, m.value);
-      }
+      if (std::isnan(values_[slot])) ++slot_names_seen_;
+      values_[slot] = m.value;
+      if (MetricWindows* series = Series(slot)) series->Push(plan_->windows(slot), ts, m.value);
       effects.slots.push_back(slot);
     } else {
       other_metrics_[names_->Intern(m.name)] = m.value;
@@ -114,15 +125,15 @@ void DeviceState::ApplyDtc(const Sample& sample, SampleEffects& effects) {
 }
 
 double DeviceState::Window(uint32_t slot, int window, WindowFunc func, int64_t now) {
-  Slot& s = slots_[slot];
-  if (!s.series) return func == WindowFunc::kCount ? 0.0 : kUnknown;
-  return s.series->Query(window, func, now);
+  MetricWindows* series = Series(slot);
+  if (series == nullptr) return func == WindowFunc::kCount ? 0.0 : kUnknown;
+  return series->Query(plan_->windows(slot), window, func, now);
 }
 
 int64_t DeviceState::WindowExpiry(uint32_t slot, int window, int64_t now) {
-  Slot& s = slots_[slot];
-  if (!s.series) return std::numeric_limits<int64_t>::max();
-  return s.series->NextExpiry(window, now);
+  MetricWindows* series = Series(slot);
+  if (series == nullptr) return std::numeric_limits<int64_t>::max();
+  return series->NextExpiry(plan_->windows(slot), window, now);
 }
 
 bool DeviceState::DtcActive(std::string_view code) const {
@@ -142,36 +153,36 @@ const std::string* DeviceState::Label(std::string_view key) const {
 }
 
 void DeviceState::Rebind(const MetricPlan* plan) {
-  std::vector<Slot> next(plan->size());
-  std::size_t seen = 0;
-  for (uint32_t old = 0; old < slots_.size(); ++old) {
-    Slot& s = slots_[old];
-    if (!s.has_value) continue;
+  std::unique_ptr<double[]> values = NewValues(*plan);
+  std::unique_ptr<MetricWindows[]> series = NewSeries(*plan);
+  uint32_t seen = 0;
+  for (uint32_t old = 0; old < plan_->size(); ++old) {
+    if (std::isnan(values_[old])) continue;
     const std::string& name = plan_->name(old);
     if (auto slot = plan->Find(name)) {
-      Slot& moved = next[*slot];
-      moved = std::move(s);
+      values[*slot] = values_[old];
       ++seen;
-      if (plan->windows(*slot).empty()) {
-        moved.series.reset();
-      } else if (moved.series) {
-        moved.series->Reshape(plan->windows(*slot));
+      MetricWindows* from = Series(old);
+      const uint32_t to = plan->series(*slot);
+      if (from != nullptr && to != MetricPlan::kNoSeries) {
+        series[to] = std::move(*from);
+        series[to].Reshape(plan->windows(*slot));
       }
     } else {
-      other_metrics_.emplace(names_->Intern(name), s.value);
+      other_metrics_.emplace(names_->Intern(name), values_[old]);
     }
   }
   for (auto it = other_metrics_.begin(); it != other_metrics_.end();) {
     if (auto slot = plan->Find(names_->name(it->first))) {
-      next[*slot].has_value = true;
-      next[*slot].value = it->second;
+      values[*slot] = it->second;
       ++seen;
       other_metrics_.erase(it++);
     } else {
       ++it;
     }
   }
-  slots_ = std::move(next);
+  values_ = std::move(values);
+  series_ = std::move(series);
   slot_names_seen_ = seen;
   plan_ = plan;
 }

@@ -3,11 +3,16 @@
 // metrics the rules name, the complete active fault-code set, the last seq and
 // ts (for dedup and ordering), and when it was last seen (for silent()).
 //
+// Memory: the plan's metrics cost a value each (8 bytes) and those with
+// windows a MetricWindows each (see window.h), allocated with the state in
+// two arrays; the window specs stay in the shared plan.
+//
 // Thread: owned by exactly one worker; never shared. Applying a sample in
 // steady state (same metric names, same DTC set) allocates nothing.
 #ifndef PRECALL_DEVICES_DEVICE_STATE_H_
 #define PRECALL_DEVICES_DEVICE_STATE_H_
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -76,8 +81,8 @@ class DeviceState {
 
   // --- Reads for rule evaluation (by plan slot) ---
   // Latest value, or kUnknown if the device never reported the metric.
-  double Latest(uint32_t slot) const { return slots_[slot].has_value ? slots_[slot].value : kUnknown; }
-  // Window aggregate (see MetricSeries::Query); unknown if never reported.
+  double Latest(uint32_t slot) const { return values_[slot]; }
+  // Window aggregate (see MetricWindows::Query); unknown if never reported.
   double Window(uint32_t slot, int window, WindowFunc func, int64_t now);
   int64_t WindowExpiry(uint32_t slot, int window, int64_t now);
   bool DtcActive(std::string_view code) const;
@@ -103,37 +108,40 @@ class DeviceState {
   // first (in slot order), then the others (in no particular order).
   template <typename Fn>
   void ForEachMetric(Fn&& fn) const {
-    for (uint32_t s = 0; s < slots_.size(); ++s) {
-      if (slots_[s].has_value) fn(std::string_view(plan_->name(s)), slots_[s].value);
+    for (uint32_t s = 0; s < plan_->size(); ++s) {
+      if (!std::isnan(values_[s])) fn(std::string_view(plan_->name(s)), values_[s]);
     }
     for (const auto& [id, value] : other_metrics_) fn(std::string_view(names_->name(id)), value);
   }
 
  private:
-  struct Slot {
-    bool has_value = false;
-    double value = 0;
-    std::unique_ptr<MetricSeries> series;  // only when the plan has windows on it
-  };
   bool KnowsMetric(std::string_view name) const;
   void ApplyDtc(const Sample& sample, SampleEffects& effects);
+  // The window state of `slot`, or nullptr if the plan has no window on it.
+  MetricWindows* Series(uint32_t slot) const {
+    const uint32_t series = plan_->series(slot);
+    return series == MetricPlan::kNoSeries ? nullptr : &series_[series];
+  }
 
   std::string tenant_;
   std::string device_;
   const MetricPlan* plan_;
   NameTable* names_;
-  bool has_model_ = false;
-  uint32_t profile_version_ = 0;
   std::string model_;
   std::vector<std::pair<std::string, std::string>> labels_;
-  std::vector<Slot> slots_;  // indexed by plan slot
-  std::size_t slot_names_seen_ = 0;
+  // By plan slot: the latest value, kUnknown (NaN) until reported (a
+  // reported value is finite).
+  std::unique_ptr<double[]> values_;
+  std::unique_ptr<MetricWindows[]> series_;              // by plan series (MetricPlan::series)
   absl::flat_hash_map<uint32_t, double> other_metrics_;  // by NameTable id: names no rule uses
-  std::vector<std::string> dtc_;                            // sorted, unique
-  bool has_seq_ = false;
+  std::vector<std::string> dtc_;                         // sorted, unique
   uint64_t last_seq_ = 0;
   int64_t last_ts_ = kNever;
   int64_t last_seen_ = kNever;
+  uint32_t profile_version_ = 0;
+  uint32_t slot_names_seen_ = 0;  // plan slots with a value
+  bool has_model_ = false;
+  bool has_seq_ = false;
   Connectivity connectivity_ = Connectivity::kUnreported;
 };
 

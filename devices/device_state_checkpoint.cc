@@ -6,6 +6,7 @@
 //            [, f64 shift, points (count, i64 ts, f64 value)]),
 //   dtc (count, str code).
 #include <algorithm>
+#include <cmath>
 
 #include "devices/byte_codec.h"
 #include "devices/device_state.h"
@@ -17,7 +18,7 @@ constexpr uint8_t kVersion = 1;
 constexpr uint8_t kHasModel = 1;
 constexpr uint8_t kHasSeq = 2;
 
-void WriteSeries(ByteWriter& w, const MetricSeries* series) {
+void WriteSeries(ByteWriter& w, const MetricWindows* series) {
   if (series == nullptr || !series->has_shift()) {
     w.U8(0);
     return;
@@ -47,15 +48,12 @@ void DeviceState::AppendCheckpoint(std::string& out) const {
   w.Varint(last_seq_);
   w.I64(last_ts_);
   w.I64(last_seen_);
-  std::size_t metrics = other_metrics_.size();
-  for (const Slot& s : slots_) metrics += s.has_value ? 1 : 0;
-  w.Varint(metrics);
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
-    const Slot& s = slots_[slot];
-    if (!s.has_value) continue;
+  w.Varint(slot_names_seen_ + other_metrics_.size());
+  for (uint32_t slot = 0; slot < plan_->size(); ++slot) {
+    if (std::isnan(values_[slot])) continue;
     w.Str(plan_->name(slot));
-    w.F64(s.value);
-    WriteSeries(w, s.series.get());
+    w.F64(values_[slot]);
+    WriteSeries(w, Series(slot));
   }
   for (const auto& [id, value] : other_metrics_) {
     w.Str(names_->name(id));
@@ -90,16 +88,16 @@ bool DeviceState::RestoreCheckpoint(std::string_view blob) {
     std::string_view name = r.Str();
     const double value = r.F64();
     const bool has_series = r.U8() != 0;
+    if (!std::isfinite(value)) return false;  // values are finite; NaN is "never reported"
     auto slot = plan_->Find(name);
-    MetricSeries* series = nullptr;
+    MetricWindows* series = nullptr;
+    MetricWindows::Specs specs;
     if (slot) {
-      Slot& s = slots_[*slot];
-      if (!s.has_value) ++slot_names_seen_;
-      s.has_value = true;
-      s.value = value;
-      if (has_series && !plan_->windows(*slot).empty()) {
-        s.series = std::make_unique<MetricSeries>(plan_->windows(*slot));
-        series = s.series.get();
+      if (std::isnan(values_[*slot])) ++slot_names_seen_;
+      values_[*slot] = value;
+      if (has_series && (series = Series(*slot)) != nullptr) {
+        *series = MetricWindows();
+        specs = plan_->windows(*slot);
       }
     } else if (!name.empty()) {
       other_metrics_[names_->Intern(name)] = value;
@@ -113,7 +111,7 @@ bool DeviceState::RestoreCheckpoint(std::string_view blob) {
       const double v = r.F64();
       if (ts < previous) return false;  // Push needs ts in order
       previous = ts;
-      if (series != nullptr) series->Push(ts, v);
+      if (series != nullptr) series->Push(specs, ts, v);
     }
   }
   dtc_.clear();

@@ -2,159 +2,212 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace precall::devices {
+namespace {
 
-void MetricSeries::PositionDeque::push_back(uint64_t pos) {
-  if (tail_ - head_ == slots_.size()) {
-    std::size_t capacity = slots_.empty() ? 8 : slots_.size() * 2;
-    std::vector<uint64_t> grown(capacity);
-    for (uint64_t i = head_; i != tail_; ++i) grown[i - head_] = slots_[i & mask_];
-    tail_ -= head_;
-    head_ = 0;
-    slots_.swap(grown);
-    mask_ = capacity - 1;
-  }
-  slots_[tail_++ & mask_] = pos;
+uint32_t DequeCount(MetricWindows::Specs specs) {
+  uint32_t n = 0;
+  for (const WindowSpec& spec : specs) n += (spec.want_min ? 1 : 0) + (spec.want_max ? 1 : 0);
+  return n;
 }
 
-MetricSeries::MetricSeries(const std::vector<WindowSpec>& windows) { Reshape(windows); }
+}  // namespace
 
-void MetricSeries::Reshape(const std::vector<WindowSpec>& windows) {
-  windows_.clear();
-  windows_.reserve(windows.size());
-  for (const WindowSpec& spec : windows) {
-    Window w;
-    w.spec = spec;
-    w.first = begin_;
-    for (uint64_t pos = begin_; pos != end_; ++pos) AddToWindow(w, pos);
-    windows_.push_back(std::move(w));
+MetricWindows::View MetricWindows::Map(std::size_t window_count) const {
+  View v;
+  v.points = reinterpret_cast<Point*>(block_.get());
+  v.windows = reinterpret_cast<Window*>(block_.get() + sizeof(Point) * capacity_);
+  v.deques = reinterpret_cast<uint32_t*>(v.windows + window_count);
+  v.mask = capacity_ - 1;
+  v.deque_words = static_cast<uint32_t>(DequeWords(capacity_));
+  return v;
+}
+
+void MetricWindows::Allocate(Specs specs, uint32_t capacity) {
+  const uint32_t deques = DequeCount(specs);
+  const std::size_t bytes = sizeof(Point) * capacity + sizeof(Window) * specs.size() +
+                            sizeof(uint32_t) * DequeWords(capacity) * deques;
+  block_.reset(new std::byte[bytes]);
+  capacity_ = capacity;
+  const View v = Map(specs.size());
+  uint32_t deque = 0;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    v.windows[i] = Window{0, 0, end_, deque};
+    deque += (specs[i].want_min ? 1 : 0) + (specs[i].want_max ? 1 : 0);
+  }
+  for (uint32_t d = 0; d < deques; ++d) {
+    uint32_t* words = v.deques + v.deque_words * d;
+    words[0] = words[1] = 0;
+  }
+}
+
+void MetricWindows::Grow(Specs specs) {
+  const View old = Map(specs.size());
+  const std::unique_ptr<std::byte[]> old_block = std::move(block_);
+  Allocate(specs, capacity_ * 2);
+  const View v = Map(specs.size());
+  for (uint32_t pos = begin_; pos != end_; ++pos) v.points[pos & v.mask] = old.At(pos);
+  std::memcpy(v.windows, old.windows, sizeof(Window) * specs.size());
+  const uint32_t deques = DequeCount(specs);
+  for (uint32_t d = 0; d < deques; ++d) {
+    const uint32_t* from = old.deques + old.deque_words * d;
+    uint32_t* to = v.deques + v.deque_words * d;
+    to[0] = from[0];
+    to[1] = from[1];
+    for (uint32_t i = from[0]; i != from[1]; ++i) to[2 + (i & v.mask)] = from[2 + (i & old.mask)];
+  }
+}
+
+void MetricWindows::Reshape(Specs specs) {
+  if (!block_) return;  // no point ever pushed: Push lays out the windows
+  const Point* old_points = reinterpret_cast<const Point*>(block_.get());
+  const std::unique_ptr<std::byte[]> old_block = std::move(block_);
+  Allocate(specs, capacity_);
+  const View v = Map(specs.size());
+  for (uint32_t pos = begin_; pos != end_; ++pos) v.points[pos & v.mask] = old_points[pos & v.mask];
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    v.windows[i].first = begin_;
+    for (uint32_t pos = begin_; pos != end_; ++pos) AddToWindow(v, specs[i], v.windows[i], pos);
   }
   if (end_ != begin_) {
-    int64_t newest = At(end_ - 1).ts;
-    for (Window& w : windows_) Evict(w, newest);
+    const int64_t newest = v.At(end_ - 1).ts;
+    for (std::size_t i = 0; i < specs.size(); ++i) Evict(v, specs[i], v.windows[i], newest);
   }
-  ReleaseUnused();
+  ReleaseUnused(v, specs.size());
 }
 
-void MetricSeries::AddToWindow(Window& w, uint64_t pos) {
-  double v = At(pos).value - shift_;
-  ++w.count;
-  w.sum += v;
-  w.sum_sq += v * v;
-  double value = At(pos).value;
-  if (w.spec.want_min) {
-    while (!w.min.empty() && At(w.min.back()).value >= value) w.min.pop_back();
-    w.min.push_back(pos);
+void MetricWindows::AddToWindow(const View& v, const WindowSpec& spec, Window& w, uint32_t pos) {
+  const double value = v.At(pos).value;
+  const double shifted = value - shift_;
+  w.sum += shifted;
+  w.sum_sq += shifted * shifted;
+  uint32_t deque = w.deque;
+  if (spec.want_min) {
+    Deque min = v.DequeAt(deque++);
+    while (!min.empty() && v.At(min.back()).value >= value) min.pop_back();
+    min.push_back(pos);
   }
-  if (w.spec.want_max) {
-    while (!w.max.empty() && At(w.max.back()).value <= value) w.max.pop_back();
-    w.max.push_back(pos);
+  if (spec.want_max) {
+    Deque max = v.DequeAt(deque);
+    while (!max.empty() && v.At(max.back()).value <= value) max.pop_back();
+    max.push_back(pos);
   }
 }
 
-void MetricSeries::Evict(Window& w, int64_t now) {
-  // A point at ts leaves the window (now - length, now] once ts <= now - length.
-  const int64_t horizon = now - w.spec.length_ms;
-  while (w.count > 0 && At(w.first).ts <= horizon) {
-    double v = At(w.first).value - shift_;
-    w.sum -= v;
-    w.sum_sq -= v * v;
-    if (!w.min.empty() && w.min.front() == w.first) w.min.pop_front();
-    if (!w.max.empty() && w.max.front() == w.first) w.max.pop_front();
-    ++w.first;
-    --w.count;
-  }
-  if (w.count == 0) {
+void MetricWindows::EvictUpTo(const View& v, const WindowSpec& spec, Window& w, int64_t horizon) {
+  const uint32_t end = end_;
+  uint32_t deque = w.deque;
+  Deque min = v.DequeAt(spec.want_min ? deque++ : deque);
+  Deque max = v.DequeAt(deque);
+  uint32_t first = w.first;
+  do {
+    const double shifted = v.At(first).value - shift_;
+    w.sum -= shifted;
+    w.sum_sq -= shifted * shifted;
+    if (spec.want_min && min.front() == first) min.pop_front();
+    if (spec.want_max && max.front() == first) max.pop_front();
+    ++first;
+  } while (first != end && v.At(first).ts <= horizon);
+  w.first = first;
+  if (first == end) {
     // Restart the running sums exactly: no drift survives an empty window.
     w.sum = 0;
     w.sum_sq = 0;
-    w.first = end_;
   }
 }
 
-void MetricSeries::ReleaseUnused() {
-  uint64_t keep = end_;
-  for (const Window& w : windows_) keep = std::min(keep, w.first);
-  begin_ = keep;
+void MetricWindows::ReleaseUnused(const View& v, std::size_t window_count) {
+  const uint32_t end = end_;
+  uint32_t longest = 0;  // the most points any window holds
+  for (std::size_t i = 0; i < window_count; ++i)
+    longest = std::max(longest, end - v.windows[i].first);
+  begin_ = end - longest;
 }
 
-void MetricSeries::DropOldest() {
-  for (Window& w : windows_) {
-    if (w.count > 0 && w.first == begin_) {
-      double v = At(begin_).value - shift_;
-      w.sum -= v;
-      w.sum_sq -= v * v;
-      if (!w.min.empty() && w.min.front() == begin_) w.min.pop_front();
-      if (!w.max.empty() && w.max.front() == begin_) w.max.pop_front();
-      ++w.first;
-      --w.count;
+void MetricWindows::DropOldest(Specs specs, const View& v) {
+  const uint32_t begin = begin_;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    Window& w = v.windows[i];
+    if (w.first != begin) continue;  // the ring is full, so a window at begin is not empty
+    const double shifted = v.At(begin).value - shift_;
+    w.sum -= shifted;
+    w.sum_sq -= shifted * shifted;
+    uint32_t deque = w.deque;
+    if (specs[i].want_min) {
+      Deque min = v.DequeAt(deque++);
+      if (min.front() == begin) min.pop_front();
     }
+    if (specs[i].want_max) {
+      Deque max = v.DequeAt(deque);
+      if (max.front() == begin) max.pop_front();
+    }
+    ++w.first;
   }
-  ++begin_;
+  begin_ = begin + 1;
 }
 
-void MetricSeries::Push(int64_t ts, double value) {
-  if (windows_.empty()) return;
+void MetricWindows::Push(Specs specs, int64_t ts, double value) {
+  if (specs.empty()) return;
   if (!has_shift_) {
     shift_ = value;
     has_shift_ = true;
   }
-  for (Window& w : windows_) Evict(w, ts);
-  ReleaseUnused();
-  if (end_ - begin_ == kMaxPoints) DropOldest();
-  if (end_ - begin_ == points_.size()) {
-    std::size_t capacity = points_.empty() ? 8 : points_.size() * 2;
-    std::vector<Point> grown(capacity);
-    for (uint64_t pos = begin_; pos != end_; ++pos) grown[pos & (capacity - 1)] = At(pos);
-    points_.swap(grown);
-    mask_ = capacity - 1;
+  if (!block_) Allocate(specs, kInitialPoints);
+  View v = Map(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) Evict(v, specs[i], v.windows[i], ts);
+  ReleaseUnused(v, specs.size());
+  if (end_ - begin_ == kMaxPoints) DropOldest(specs, v);
+  if (end_ - begin_ == capacity_) {
+    Grow(specs);
+    v = Map(specs.size());
   }
-  points_[end_ & mask_] = Point{ts, value};
-  uint64_t pos = end_++;
-  for (Window& w : windows_) {
-    if (w.count == 0) w.first = pos;
-    AddToWindow(w, pos);
-  }
+  const uint32_t pos = end_++;
+  v.points[pos & v.mask] = Point{ts, value};
+  for (std::size_t i = 0; i < specs.size(); ++i) AddToWindow(v, specs[i], v.windows[i], pos);
 }
 
-double MetricSeries::Query(int index, WindowFunc func, int64_t now) {
-  Window& w = windows_[static_cast<std::size_t>(index)];
-  Evict(w, now);
-  if (w.count == 0) return func == WindowFunc::kCount ? 0.0 : kUnknown;
-  const double n = static_cast<double>(w.count);
+double MetricWindows::Query(Specs specs, int index, WindowFunc func, int64_t now) {
+  if (!block_) return func == WindowFunc::kCount ? 0.0 : kUnknown;
+  const auto i = static_cast<std::size_t>(index);
+  const View v = Map(specs.size());
+  Window& w = v.windows[i];
+  Evict(v, specs[i], w, now);
+  if (w.first == end_) return func == WindowFunc::kCount ? 0.0 : kUnknown;
+  const double n = static_cast<double>(end_ - w.first);
+  const Point& newest = v.At(end_ - 1);
+  const Point& oldest = v.At(w.first);
   switch (func) {
-    case WindowFunc::kCount:
-      return n;
-    case WindowFunc::kSum:
-      return w.sum + shift_ * n;
-    case WindowFunc::kAvg:
-      return shift_ + w.sum / n;
+    case WindowFunc::kCount: return n;
+    case WindowFunc::kSum: return w.sum + shift_ * n;
+    case WindowFunc::kAvg: return shift_ + w.sum / n;
     case WindowFunc::kStddev: {
       double mean = w.sum / n;
       double variance = w.sum_sq / n - mean * mean;
       return std::sqrt(std::max(0.0, variance));
     }
-    case WindowFunc::kMin:
-      return At(w.min.front()).value;
+    case WindowFunc::kMin: return v.At(v.DequeAt(w.deque).front()).value;
     case WindowFunc::kMax:
-      return At(w.max.front()).value;
-    case WindowFunc::kDelta:
-      return At(end_ - 1).value - At(w.first).value;
+      return v.At(v.DequeAt(w.deque + (specs[i].want_min ? 1 : 0)).front()).value;
+    case WindowFunc::kDelta: return newest.value - oldest.value;
     case WindowFunc::kRate: {
-      int64_t span_ms = At(end_ - 1).ts - At(w.first).ts;
+      int64_t span_ms = newest.ts - oldest.ts;
       if (span_ms <= 0) return kUnknown;  // one point, or all at one instant: x/0
-      return (At(end_ - 1).value - At(w.first).value) / (static_cast<double>(span_ms) / 1000.0);
+      return (newest.value - oldest.value) / (static_cast<double>(span_ms) / 1000.0);
     }
   }
   return kUnknown;
 }
 
-int64_t MetricSeries::NextExpiry(int index, int64_t now) {
-  Window& w = windows_[static_cast<std::size_t>(index)];
-  Evict(w, now);
-  if (w.count == 0) return std::numeric_limits<int64_t>::max();
-  return At(w.first).ts + w.spec.length_ms;
+int64_t MetricWindows::NextExpiry(Specs specs, int index, int64_t now) {
+  if (!block_) return std::numeric_limits<int64_t>::max();
+  const auto i = static_cast<std::size_t>(index);
+  const View v = Map(specs.size());
+  Window& w = v.windows[i];
+  Evict(v, specs[i], w, now);
+  if (w.first == end_) return std::numeric_limits<int64_t>::max();
+  return v.At(w.first).ts + specs[i].length_ms;
 }
 
 }  // namespace precall::devices

@@ -1,24 +1,37 @@
-// MetricSeries: one device's recent samples of one metric, with incremental
-// sliding-window aggregates (CONTRACT §2 window functions).
+// Sliding windows over one metric of one device (CONTRACT §2 window functions).
 //
 // A window of length w at time `now` holds the samples with ts in
 // (now - w, now]. Several windows of different lengths share one ring of
-// points; each window keeps running sums (count, sum, sum of squares, shifted
+// points; each window keeps running sums (sum and sum of squares, shifted
 // for numerical stability) and, when asked for, monotonic deques for min and
 // max. Samples arrive in non-decreasing ts order (the device state rejects
-// older ones), so a window only ever drops points from its old end.
+// older ones), so a window is always the newest points from some position
+// on, and only ever drops points from its old end.
 //
-// Memory is bounded by the longest window: points older than every window are
-// released on push; and by kMaxPoints per series (beyond it the oldest point
-// is dropped from every window, so a window then covers fewer samples).
+// MetricWindows is the per-device state; the window specs are not in it but
+// passed to every call (the MetricPlan's, shared by every device of a rule
+// set). Memory: 32 bytes, plus, from the first push, one heap block
+//   [C points][one Window per spec][per min/max deque: head, tail, C positions]
+// whose capacity C (a power of two) starts at kInitialPoints and doubles when
+// the ring is full. A deque never holds more positions than the ring holds
+// points, so it shares the ring's capacity. Points older than every window
+// are released on push; beyond kMaxPoints the oldest point is dropped from
+// every window (a window then covers fewer samples). Positions are wrapping
+// 32-bit counters: only their differences and equality are used.
+//
+// MetricSeries is the same with its own copy of the specs, for callers
+// without a plan (the unit tests exercise the windows through it).
 //
 // Thread: owned by one worker (through its DeviceState). Steady state
-// allocates nothing: the ring and deques grow by doubling up to their peak.
+// allocates nothing: the block grows by doubling up to its peak, never shrinks.
 #ifndef PRECALL_DEVICES_WINDOW_H_
 #define PRECALL_DEVICES_WINDOW_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <span>
 #include <vector>
 
 namespace precall::devices {
@@ -35,36 +48,39 @@ struct WindowSpec {
 // The "unknown" of three-valued rule logic (CONTRACT §2).
 inline constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
 
-class MetricSeries {
+class MetricWindows {
  public:
-  static constexpr uint64_t kMaxPoints = 1 << 16;
+  using Specs = std::span<const WindowSpec>;
+  static constexpr uint32_t kMaxPoints = 1 << 16;
+  static constexpr uint32_t kInitialPoints = 1;
 
-  // `windows` lists distinct lengths; a query names a window by its index.
-  explicit MetricSeries(const std::vector<WindowSpec>& windows);
+  // Every call but Reshape must pass the same `specs` (distinct lengths; a
+  // query names a window by its index).
 
   // Appends a point. `ts` must be >= the last pushed ts.
-  void Push(int64_t ts, double value);
+  void Push(Specs specs, int64_t ts, double value);
 
   // The aggregate over window `index` at time `now` (>= the last pushed ts for
   // exact results); kUnknown (NaN) for an empty window, except kCount (0).
   // Not const: it drops points that left the window.
-  double Query(int index, WindowFunc func, int64_t now);
+  double Query(Specs specs, int index, WindowFunc func, int64_t now);
 
   // The earliest time after `now` at which window `index`'s contents change
   // by expiry (oldest point's ts + length), or INT64_MAX if it is empty.
-  int64_t NextExpiry(int index, int64_t now);
+  int64_t NextExpiry(Specs specs, int index, int64_t now);
 
-  // Rebuilds the aggregates for a new set of windows from the retained points
-  // (rule reload). Points older than the new longest window are dropped.
-  void Reshape(const std::vector<WindowSpec>& windows);
+  // Rebuilds the aggregates for another set of windows from the retained
+  // points (rule reload); later calls pass `specs`. Points older than the new
+  // longest window are dropped.
+  void Reshape(Specs specs);
 
-  std::size_t retained_points() const { return static_cast<std::size_t>(end_ - begin_); }
+  std::size_t retained_points() const { return end_ - begin_; }
 
   // Checkpoints: the retained points, oldest first, and the shift the sums
   // are taken against. Restoring = SetShift, then Push the points in order.
   template <typename Fn>
   void ForEachPoint(Fn&& fn) const {
-    for (uint64_t pos = begin_; pos != end_; ++pos) fn(At(pos).ts, At(pos).value);
+    for (uint32_t pos = begin_; pos != end_; ++pos) fn(At(pos).ts, At(pos).value);
   }
   bool has_shift() const { return has_shift_; }
   double shift() const { return shift_; }
@@ -78,46 +94,87 @@ class MetricSeries {
     int64_t ts;
     double value;
   };
-  // A ring of absolute positions (indices into the ring's point sequence).
-  class PositionDeque {
+  struct Window {
+    double sum;      // of (value - shift_)
+    double sum_sq;   // of (value - shift_)^2
+    uint32_t first;  // position of the oldest point in the window; == end_ when empty
+    uint32_t deque;  // index of its first deque (min if wanted, then max)
+  };
+  // A ring of positions (increasing), inside the block: head, tail, slots.
+  class Deque {
    public:
-    bool empty() const { return head_ == tail_; }
-    uint64_t front() const { return slots_[head_ & mask_]; }
-    uint64_t back() const { return slots_[(tail_ - 1) & mask_]; }
-    void pop_front() { ++head_; }
-    void pop_back() { --tail_; }
-    void push_back(uint64_t pos);
-    void clear() { head_ = tail_ = 0; }
+    Deque(uint32_t* d, uint32_t mask) : d_(d), mask_(mask) {}
+    bool empty() const { return d_[0] == d_[1]; }
+    uint32_t front() const { return d_[2 + (d_[0] & mask_)]; }
+    uint32_t back() const { return d_[2 + ((d_[1] - 1) & mask_)]; }
+    void pop_front() { ++d_[0]; }
+    void pop_back() { --d_[1]; }
+    void push_back(uint32_t pos) { d_[2 + (d_[1]++ & mask_)] = pos; }
 
    private:
-    std::vector<uint64_t> slots_;
-    uint64_t mask_ = 0;
-    uint64_t head_ = 0;
-    uint64_t tail_ = 0;
-  };
-  struct Window {
-    WindowSpec spec;
-    uint64_t first = 0;  // absolute position of the oldest point in the window
-    uint64_t count = 0;
-    double sum = 0;      // of (value - shift_)
-    double sum_sq = 0;   // of (value - shift_)^2
-    PositionDeque min;   // positions with increasing values
-    PositionDeque max;   // positions with decreasing values
+    uint32_t* d_;
+    uint32_t mask_;
   };
 
-  const Point& At(uint64_t pos) const { return points_[pos & mask_]; }
-  void AddToWindow(Window& w, uint64_t pos);
-  void Evict(Window& w, int64_t now);
-  void DropOldest();
-  void ReleaseUnused();
+  static std::size_t DequeWords(uint32_t capacity) { return 2 + capacity; }
+  const Point& At(uint32_t pos) const {
+    return reinterpret_cast<const Point*>(block_.get())[pos & (capacity_ - 1)];
+  }
+  // The block's parts, computed once per call: kept in members, they would
+  // be reloaded after every store through a uint32_t*.
+  struct View {
+    Point* points;
+    Window* windows;
+    uint32_t* deques;
+    uint32_t mask;
+    uint32_t deque_words;
+    const Point& At(uint32_t pos) const { return points[pos & mask]; }
+    Deque DequeAt(uint32_t index) const { return Deque(deques + deque_words * index, mask); }
+  };
+  View Map(std::size_t window_count) const;
+  // A block of `capacity` points for `specs`, its windows empty at end_.
+  void Allocate(Specs specs, uint32_t capacity);
+  void Grow(Specs specs);
+  void AddToWindow(const View& v, const WindowSpec& spec, Window& w, uint32_t pos);
+  // Drops the points of `w` with ts <= horizon (the window's oldest is one).
+  void EvictUpTo(const View& v, const WindowSpec& spec, Window& w, int64_t horizon);
+  void Evict(const View& v, const WindowSpec& spec, Window& w, int64_t now) {
+    // A point at ts leaves the window (now - length, now] once ts <= now - length.
+    const int64_t horizon = now - spec.length_ms;
+    if (w.first != end_ && v.At(w.first).ts <= horizon) EvictUpTo(v, spec, w, horizon);
+  }
+  void DropOldest(Specs specs, const View& v);
+  void ReleaseUnused(const View& v, std::size_t window_count);
 
-  std::vector<Point> points_;  // ring, capacity a power of two
-  uint64_t mask_ = 0;
-  uint64_t begin_ = 0;  // absolute position of the oldest retained point
-  uint64_t end_ = 0;    // one past the newest
-  double shift_ = 0;    // first value ever pushed: keeps the sums small
+  std::unique_ptr<std::byte[]> block_;  // null until the first push
+  uint32_t capacity_ = 0;               // points in the block: 0 or a power of two
+  uint32_t begin_ = 0;                  // position of the oldest retained point
+  uint32_t end_ = 0;                    // one past the newest
   bool has_shift_ = false;
-  std::vector<Window> windows_;
+  double shift_ = 0;  // first value ever pushed: keeps the sums small
+};
+
+// MetricWindows with its own specs.
+class MetricSeries {
+ public:
+  static constexpr uint64_t kMaxPoints = MetricWindows::kMaxPoints;
+
+  explicit MetricSeries(const std::vector<WindowSpec>& windows) : specs_(windows) {}
+
+  void Push(int64_t ts, double value) { windows_.Push(specs_, ts, value); }
+  double Query(int index, WindowFunc func, int64_t now) {
+    return windows_.Query(specs_, index, func, now);
+  }
+  int64_t NextExpiry(int index, int64_t now) { return windows_.NextExpiry(specs_, index, now); }
+  void Reshape(const std::vector<WindowSpec>& windows) {
+    specs_ = windows;
+    windows_.Reshape(specs_);
+  }
+  std::size_t retained_points() const { return windows_.retained_points(); }
+
+ private:
+  std::vector<WindowSpec> specs_;
+  MetricWindows windows_;
 };
 
 }  // namespace precall::devices
