@@ -78,7 +78,11 @@ void MetricWindows::Reshape(Specs specs) {
   ReleaseUnused(v, specs.size());
 }
 
-void MetricWindows::AddToWindow(const View& v, const WindowSpec& spec, Window& w, uint32_t pos) {
+// AddToWindow and EvictUpTo run for every window at every push: inlined, as
+// before the block layout (out of line, the steady state took ~7 % more
+// instructions per sample).
+[[gnu::always_inline]] inline void MetricWindows::AddToWindow(const View& v, const WindowSpec& spec,
+                                                              Window& w, uint32_t pos) {
   const double value = v.At(pos).value;
   const double shifted = value - shift_;
   w.sum += shifted;
@@ -96,7 +100,8 @@ void MetricWindows::AddToWindow(const View& v, const WindowSpec& spec, Window& w
   }
 }
 
-void MetricWindows::EvictUpTo(const View& v, const WindowSpec& spec, Window& w, int64_t horizon) {
+[[gnu::always_inline]] inline void MetricWindows::EvictUpTo(const View& v, const WindowSpec& spec,
+                                                            Window& w, int64_t horizon) {
   const uint32_t end = end_;
   uint32_t deque = w.deque;
   Deque min = v.DequeAt(spec.want_min ? deque++ : deque);
