@@ -269,6 +269,7 @@ int RunServe(const std::string& config_path) {
   bool subscribed = false;
   bool egress_version_logged = false;
   uint64_t journal_failures_logged = 0;
+  uint64_t refusals_logged = 0;
   const auto flush_every = std::chrono::milliseconds(config.storage.group_commit_interval_ms);
   auto next_trim = std::chrono::steady_clock::now();
   while (true) {
@@ -297,6 +298,12 @@ int RunServe(const std::string& config_path) {
       } else {
         Log("lost the connection to %s; reconnecting", config.broker.uri);
       }
+    }
+    if (uint64_t refused = publisher.refused(); refused != refusals_logged) {
+      Log("MQTT: the broker refused %s case event publications so far (check its ACL for "
+          "service/...); they stay in the outbox and are retried, the others go on",
+          std::to_string(refused));
+      refusals_logged = refused;
     }
     if (!egress_version_logged && publisher.mqtt_version() != 0) {
       Log("MQTT: case publisher connected to %s with MQTT %s", config.broker.uri,

@@ -5,6 +5,12 @@
 // publishing resumes after reconnects and restarts: case events are
 // at-least-once on MQTT, with stable ids and seq for consumers to dedupe.
 //
+// An entry the broker refuses (MQTT 5 reason code >= 0x80: not authorized,
+// quota exceeded, ...) is set aside and retried after kRefusedRetry, while
+// the entries after it keep flowing: one tenant's refused topic does not
+// hold back the others' case events. At most kMaxSetAside entries are set
+// aside; past that a refusal stops the drain as a lost connection does.
+//
 // Thread: one drain thread of its own; Notify from any thread (the case
 // sink calls it after a commit); Start/Stop from the owner.
 #ifndef PRECALL_GATEWAY_MQTT_PUBLISHER_H_
@@ -13,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -26,7 +33,9 @@ namespace precall::mqtt {
 
 class CasePublisher {
  public:
-  CasePublisher(MqttOptions options, core::CaseStore& store);
+  // `refused_retry`: how long a refused entry waits before it is tried again.
+  CasePublisher(MqttOptions options, core::CaseStore& store,
+                std::chrono::milliseconds refused_retry = kRefusedRetry);
   ~CasePublisher();
 
   absl::Status Start();
@@ -38,14 +47,21 @@ class CasePublisher {
   // 5 or 4 (3.1.1) once connected; 0 before.
   int mqtt_version() const { return connection_ ? connection_->mqtt_version() : 0; }
   uint64_t published() const { return published_.load(std::memory_order_relaxed); }
+  // Publications the broker refused (each retry counts).
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+
+  static constexpr std::chrono::seconds kRefusedRetry{30};
+  static constexpr std::size_t kMaxSetAside = 1000;
 
  private:
   void Run();
   // Publishes one batch; false when the connection failed underneath.
-  bool DrainOnce(bool& drained_any);
+  // `progressed`: an entry left the outbox or was set aside.
+  bool DrainOnce(bool& progressed);
 
   MqttOptions options_;
   core::CaseStore& store_;
+  const std::chrono::milliseconds refused_retry_;
   std::unique_ptr<Connection> connection_;
   std::thread thread_;
   std::mutex mu_;
@@ -53,6 +69,9 @@ class CasePublisher {
   bool notified_ = false;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> published_{0};
+  std::atomic<uint64_t> refused_{0};
+  // Refused entries (event seq) and when to try each again; drain thread only.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> set_aside_;
 };
 
 }  // namespace precall::mqtt

@@ -1,6 +1,7 @@
 // FakeMqttServer: a scripted MQTT server on a free loopback port, for what a
 // real mosquitto cannot be made to do: refuse MQTT 5 like a broker that only
-// speaks 3.1.1, or refuse a publication with an MQTT 5 PUBACK reason code.
+// speaks 3.1.1, or refuse a publication (or those of one topic) with an MQTT 5 PUBACK reason
+// code.
 // Not a broker: no routing, no sessions. One client at a time, served by the
 // server's own thread; what it saw is read from the test thread.
 #ifndef PRECALL_TESTS_UNIT_MQTT_FAKE_MQTT_SERVER_H_
@@ -25,8 +26,10 @@ class FakeMqttServer {
     // The CONNACK answered to an MQTT 5 CONNECT before closing the
     // connection; empty: MQTT 5 is accepted. Other versions are accepted.
     std::vector<uint8_t> refuse_mqtt5;
-    // Reason code of the PUBACKs on an MQTT 5 connection (3.1.1 has none).
+    // Reason code of the PUBACKs on an MQTT 5 connection (3.1.1 has none)...
     uint8_t puback_reason = 0x00;
+    // ... for topics containing this; empty: for every topic.
+    std::string puback_reason_for;
     // Non-empty: after each SUBACK the server sends one QoS 0 message here.
     std::string publish_after_subscribe;
   };
@@ -181,8 +184,13 @@ class FakeMqttServer {
             ++publishes_;
           }
           if (qos == 1) {
+            const std::string topic(body.begin() + 2, body.begin() + static_cast<long>(id_at));
+            const uint8_t reason = script_.puback_reason_for.empty() ||
+                                           topic.find(script_.puback_reason_for) != std::string::npos
+                                       ? script_.puback_reason
+                                       : 0x00;
             Send(fd, level == 5 ? std::vector<uint8_t>{0x40, 0x03, body[id_at], body[id_at + 1],
-                                                       script_.puback_reason}
+                                                       reason}
                                 : std::vector<uint8_t>{0x40, 0x02, body[id_at], body[id_at + 1]});
           }
           break;

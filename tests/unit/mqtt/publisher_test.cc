@@ -126,9 +126,9 @@ TEST(CasePublisherTest, KeepsEntriesTheBrokerRefusesWithAReasonCode) {
   MqttOptions options;
   options.uri = server.uri();
   options.client_id = "precall-pub-test";
-  CasePublisher publisher(options, store);
+  CasePublisher publisher(options, store, std::chrono::milliseconds(100));
   ASSERT_TRUE(publisher.Start().ok());
-  // Published again: the first round ended in refusals.
+  // Published again once their retry time came: the first round ended in refusals.
   ASSERT_TRUE(PollUntil([&] { return server.publishes() > 3; }));
   EXPECT_EQ(store.outbox_size(), 3u);
   EXPECT_EQ(publisher.published(), 0u);
@@ -136,6 +136,32 @@ TEST(CasePublisherTest, KeepsEntriesTheBrokerRefusesWithAReasonCode) {
   // Egress: a clean start, and the session ends with the connection.
   EXPECT_TRUE(server.connects().at(0).clean);
   EXPECT_EQ(server.connects().at(0).session_expiry, 0u);
+}
+
+// One tenant's topic refused (say, a broker ACL): its entries are set aside
+// and retried later, and the other tenants' case events keep flowing.
+TEST(CasePublisherTest, ARefusedTopicDoesNotHoldBackTheOthers) {
+  FakeMqttServer server({.puback_reason = 0x87, .puback_reason_for = "/globex/"});
+  fakes::InMemoryCaseStore store;
+  // More refused entries than one send window, each before an accepted one.
+  constexpr uint64_t kEvents = 200;
+  for (uint64_t seq = 1; seq <= kEvents; ++seq) {
+    core::CaseCommit c = Event(seq);
+    if (seq % 2 == 1) c.topic = "service/globex/cases/" + c.case_id;
+    ASSERT_TRUE(store.Commit(c).ok());
+  }
+  MqttOptions options;
+  options.uri = server.uri();
+  options.client_id = "precall-pub-test";
+  CasePublisher publisher(options, store);
+  ASSERT_TRUE(publisher.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return publisher.published() == kEvents / 2; }));
+  EXPECT_EQ(store.outbox_size(), kEvents / 2);  // the refused ones stay
+  EXPECT_GE(publisher.refused(), kEvents / 2);
+  // A new event behind the set-aside ones goes out at once.
+  ASSERT_TRUE(store.Commit(Event(kEvents + 2)).ok());
+  publisher.Notify();
+  ASSERT_TRUE(PollUntil([&] { return publisher.published() == kEvents / 2 + 1; }));
 }
 
 }  // namespace
