@@ -178,8 +178,9 @@ TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
   for (const Message& m : traffic) ASSERT_TRUE(pipeline.Submit(m.topic, m.payload, 0, ++seq));
   // Every worker has processed everything: the recovery start reaches the
   // last journal seq, and every device has a checkpoint at its last message.
-  ASSERT_TRUE(precall::testing::PollUntil([&] { return store.recovery_start() == seq; }));
-  EXPECT_EQ(pipeline.checkpointed_through(), seq);
+  // The pipeline reports the recovery start only after the store holds it.
+  ASSERT_TRUE(precall::testing::PollUntil([&] { return pipeline.checkpointed_through() == seq; }));
+  EXPECT_EQ(store.recovery_start(), seq);
   ExpectEveryDeviceCheckpointedAtItsLastMessage(store, seq);
   pipeline.Stop();
   EXPECT_EQ(pipeline.checkpoint_failures(), 0u);
