@@ -228,6 +228,7 @@ int RunServe(const std::string& config_path) {
       .cases = &cases,
       .broker_connected = [&ingest] { return ingest.connected(); },
       .outbox_depth = [&case_store] { return case_store.outbox_depth(); },
+      .publications_refused = [&publisher] { return publisher.refused(); },
       .rules_loaded = [&reload] { return reload.rules_loaded.load(std::memory_order_relaxed); },
       .reloads_ok = [&reload] { return reload.ok.load(std::memory_order_relaxed); },
       .reloads_failed = [&reload] { return reload.failed.load(std::memory_order_relaxed); },

@@ -114,8 +114,9 @@ class CaseStore {
   // The last committed event seq and next case number (0 and 1 when empty).
   virtual uint64_t last_event_seq() const = 0;
   virtual uint64_t next_case_number() const = 0;
-  // The outbox, oldest first; entries leave it once the broker acknowledged them.
-  virtual absl::StatusOr<std::vector<OutboxEntry>> Outbox(std::size_t limit) = 0;
+  // Outbox entries with seq > `after`, oldest first, at most `limit`;
+  // entries leave the outbox once the broker acknowledged them.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> Outbox(uint64_t after, std::size_t limit) = 0;
   virtual absl::Status RemoveFromOutbox(uint64_t event_seq) = 0;
   // How many entries the outbox holds now (a gauge for /metrics).
   virtual uint64_t outbox_depth() const = 0;

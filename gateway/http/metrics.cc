@@ -191,6 +191,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 
   AddScalar(out, "precall_outbox_depth", "Case events waiting for the broker to acknowledge them.",
             MetricType::Gauge, Read(s.outbox_depth));
+  AddScalar(out, "precall_case_event_publications_refused_total",
+            "Case event publications the broker refused (MQTT 5 reason code >= 0x80, e.g. its "
+            "ACL); each retry counts. The events stay in the outbox and are retried.",
+            MetricType::Counter, Read(s.publications_refused));
   return out;
 }
 

@@ -38,38 +38,64 @@ void CasePublisher::Notify() {
   cv_.notify_one();
 }
 
+std::vector<core::OutboxEntry> CasePublisher::NextBatch(std::size_t window) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!set_aside_.empty() && now >= next_retry_pass_) {
+    // A retry pass: from the oldest entry, the set-aside ones go again.
+    cursor_ = 0;
+    retry_through_ = *set_aside_.rbegin();
+    next_retry_pass_ = now + refused_retry_;
+  }
+  std::vector<core::OutboxEntry> batch;
+  while (batch.size() < window) {
+    auto page = store_.Outbox(cursor_, window);
+    if (!page.ok()) break;  // the store's trouble is logged where it commits; try later
+    for (core::OutboxEntry& e : *page) {
+      if (batch.size() == window) break;
+      cursor_ = e.event_seq;
+      if (e.event_seq > retry_through_ && set_aside_.contains(e.event_seq)) continue;
+      batch.push_back(std::move(e));
+    }
+    if (page->size() < window) break;  // the newest entry was read
+  }
+  if (cursor_ >= retry_through_) retry_through_ = 0;  // the pass is over
+  return batch;
+}
+
 bool CasePublisher::DrainOnce(bool& progressed) {
   progressed = false;
   const std::size_t window = std::min(kBatch, static_cast<std::size_t>(connection_->send_window()));
-  // Set-aside entries are among the oldest: read past them.
-  auto entries = store_.Outbox(window + set_aside_.size());
-  if (!entries.ok() || entries->empty()) return true;
-  const auto now = std::chrono::steady_clock::now();
-  std::vector<const core::OutboxEntry*> batch;
-  for (const core::OutboxEntry& e : *entries) {
-    if (batch.size() == window) break;
-    auto aside = set_aside_.find(e.event_seq);
-    if (aside == set_aside_.end() || aside->second <= now) batch.push_back(&e);
-  }
+  const std::vector<core::OutboxEntry> batch = NextBatch(window);
   std::vector<::mqtt::delivery_token_ptr> tokens;
   tokens.reserve(batch.size());
-  for (const core::OutboxEntry* e : batch) {
-    auto token = connection_->Publish(e->topic, e->payload, 1);
+  for (const core::OutboxEntry& e : batch) {
+    auto token = connection_->Publish(e.topic, e.payload, 1);
     // Not connected (any more): what was handed to Paho before is checked below.
     if (!token.ok()) break;
     tokens.push_back(std::move(*token));
   }
+  bool healthy = tokens.size() == batch.size();
   for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const uint64_t seq = batch[i]->event_seq;
+    const uint64_t seq = batch[i].event_seq;
     try {
-      if (!tokens[i]->wait_for(kAckTimeout)) return false;
-    } catch (const ::mqtt::exception&) {
-      // Lost, or refused: an MQTT 5 PUBACK with a reason code >= 0x80 throws
-      // here. The entry stays; a refused one is set aside (see the header).
-      if (!connection_->connected()) return false;
+      if (!tokens[i]->wait_for(kAckTimeout)) {
+        healthy = false;
+        break;
+      }
+    } catch (const ::mqtt::exception& e) {
+      // An MQTT 5 PUBACK with a reason code >= 0x80 is a refusal: the entry
+      // stays, set aside (see the header). Anything else is a lost
+      // connection: the entry stays, and the drain starts again from the
+      // oldest once connected.
+      if (e.get_reason_code() < 0x80) {
+        healthy = false;
+        break;
+      }
       refused_.fetch_add(1, std::memory_order_relaxed);
-      if (set_aside_.size() >= kMaxSetAside && !set_aside_.contains(seq)) return false;
-      set_aside_[seq] = now + refused_retry_;
+      set_aside_.insert(seq);
+      if (next_retry_pass_ < std::chrono::steady_clock::now()) {
+        next_retry_pass_ = std::chrono::steady_clock::now() + refused_retry_;
+      }
       progressed = true;  // the entries behind it go next
       continue;
     }
@@ -78,9 +104,12 @@ bool CasePublisher::DrainOnce(bool& progressed) {
       set_aside_.erase(seq);
       published_.fetch_add(1, std::memory_order_relaxed);
       progressed = true;
+    } else {
+      healthy = false;  // still there: read it again
     }
   }
-  return tokens.size() == batch.size();
+  if (!healthy) Rewind();
+  return healthy;
 }
 
 void CasePublisher::Run() {

@@ -5,11 +5,16 @@
 // publishing resumes after reconnects and restarts: case events are
 // at-least-once on MQTT, with stable ids and seq for consumers to dedupe.
 //
+// The drain reads the outbox forward from a cursor (the last entry it
+// handled), so what it publishes costs the same however many entries wait
+// behind a refusal. After a lost connection it starts again from the oldest.
+//
 // An entry the broker refuses (MQTT 5 reason code >= 0x80: not authorized,
-// quota exceeded, ...) is set aside and retried after kRefusedRetry, while
-// the entries after it keep flowing: one tenant's refused topic does not
-// hold back the others' case events. At most kMaxSetAside entries are set
-// aside; past that a refusal stops the drain as a lost connection does.
+// quota exceeded, ...) is set aside while the entries after it keep
+// flowing: one tenant's refused topic does not hold back the others' case
+// events, however many of its events are refused. Every `refused_retry`
+// one pass from the oldest entry tries the set-aside entries again; they
+// leave the outbox once the broker accepts them (say, its ACL was fixed).
 //
 // Thread: one drain thread of its own; Notify from any thread (the case
 // sink calls it after a commit); Start/Stop from the owner.
@@ -19,11 +24,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "gateway/core/ports.h"
 #include "gateway/mqtt/connection.h"
@@ -51,13 +57,21 @@ class CasePublisher {
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
   static constexpr std::chrono::seconds kRefusedRetry{30};
-  static constexpr std::size_t kMaxSetAside = 1000;
 
  private:
   void Run();
   // Publishes one batch; false when the connection failed underneath.
   // `progressed`: an entry left the outbox or was set aside.
   bool DrainOnce(bool& progressed);
+  // The next entries to publish (at most `window`), moving the cursor past
+  // them and past the set-aside entries not due in this pass.
+  std::vector<core::OutboxEntry> NextBatch(std::size_t window);
+  // Starts again from the oldest entry (after a failure); the set-aside
+  // entries wait for the next retry pass.
+  void Rewind() {
+    cursor_ = 0;
+    retry_through_ = 0;
+  }
 
   MqttOptions options_;
   core::CaseStore& store_;
@@ -70,8 +84,13 @@ class CasePublisher {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> refused_{0};
-  // Refused entries (event seq) and when to try each again; drain thread only.
-  std::map<uint64_t, std::chrono::steady_clock::time_point> set_aside_;
+  // Drain thread only: the last entry handled (0: none yet), the refused
+  // entries (event seq), the highest set-aside seq the current retry pass
+  // publishes again (0: no pass), and when the next pass starts.
+  uint64_t cursor_ = 0;
+  absl::btree_set<uint64_t> set_aside_;
+  uint64_t retry_through_ = 0;
+  std::chrono::steady_clock::time_point next_retry_pass_{};
 };
 
 }  // namespace precall::mqtt

@@ -239,7 +239,8 @@ absl::StatusOr<std::vector<std::string>> RocksCaseStore::CaseEvents(std::string_
   return events;
 }
 
-absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_t limit) {
+absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(uint64_t after,
+                                                                      std::size_t limit) {
   std::vector<core::OutboxEntry> entries;
   if (limit == 0) return entries;
   // Changes are committed one at a time in event seq order (the case book
@@ -248,8 +249,11 @@ absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_
   // removed.
   const uint64_t committed = last_event_seq_.load(std::memory_order_acquire);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.outbox));
-  const U64Key floor(outbox_floor_.load(std::memory_order_relaxed));
-  for (it->Seek(floor.slice()); it->Valid() && entries.size() < limit; it->Next()) {
+  // Below the floor are only the drainer's tombstones: never walk them.
+  const uint64_t floor = outbox_floor_.load(std::memory_order_relaxed);
+  const bool from_floor = after < floor;
+  const U64Key start(from_floor ? floor : after + 1);
+  for (it->Seek(start.slice()); it->Valid() && entries.size() < limit; it->Next()) {
     core::OutboxEntry entry;
     std::string_view topic, payload;
     if (!DecodeU64(it->key(), &entry.event_seq) ||
@@ -261,6 +265,7 @@ absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(std::size_
     entries.push_back(std::move(entry));
   }
   if (absl::Status s = ToAbsl(it->status(), "outbox read"); !s.ok()) return s;
+  if (!from_floor) return entries;  // says nothing about what lies below `after`
   uint64_t floor_now = entries.empty() ? committed + 1 : entries.front().event_seq;
   // Concurrent reads (the drainer, a test) only ever raise the floor.
   for (uint64_t was = outbox_floor_.load(std::memory_order_relaxed);

@@ -156,7 +156,7 @@ class RocksCaseStore final : public core::CaseStore {
   uint64_t next_case_number() const override {
     return next_case_number_.load(std::memory_order_acquire);
   }
-  absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(std::size_t limit) override;
+  absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(uint64_t after, std::size_t limit) override;
   absl::Status RemoveFromOutbox(uint64_t event_seq) override;
   uint64_t outbox_depth() const override { return outbox_depth_.load(std::memory_order_relaxed); }
   const core::FixedHistogram& write_latency() const { return write_latency_us_; }

@@ -100,10 +100,11 @@ class InMemoryCaseStore : public core::CaseStore {
     std::lock_guard<std::mutex> lock(mu_);
     return next_case_number_;
   }
-  absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(std::size_t limit) override {
+  absl::StatusOr<std::vector<core::OutboxEntry>> Outbox(uint64_t after,
+                                                        std::size_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<core::OutboxEntry> out;
-    for (auto it = outbox_.begin(); it != outbox_.end() && out.size() < limit; ++it) {
+    for (auto it = outbox_.upper_bound(after); it != outbox_.end() && out.size() < limit; ++it) {
       out.push_back(it->second);
     }
     return out;

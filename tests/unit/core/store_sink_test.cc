@@ -28,7 +28,7 @@ TEST(StoreSinkTest, CommitsEventCaseOutboxAndCounters) {
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 2u);
   EXPECT_NE((*events)[1].find("\"type\":\"resolved\""), std::string::npos);
-  auto outbox = store.Outbox(10);
+  auto outbox = store.Outbox(0, 10);
   ASSERT_TRUE(outbox.ok());
   ASSERT_EQ(outbox->size(), 2u);
   const std::string id = CaseBook::CaseIdFor(1);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -79,6 +80,9 @@ class FakeMqttServer {
     std::lock_guard<std::mutex> lock(mu_);
     return publishes_;
   }
+  // From now on every PUBACK is a success, whatever the script says (the
+  // broker's ACL was fixed).
+  void AcceptEverything() { accept_everything_.store(true); }
   // Closes the current client's connection, as a network failure would.
   void DropClient() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -185,10 +189,10 @@ class FakeMqttServer {
           }
           if (qos == 1) {
             const std::string topic(body.begin() + 2, body.begin() + static_cast<long>(id_at));
-            const uint8_t reason = script_.puback_reason_for.empty() ||
-                                           topic.find(script_.puback_reason_for) != std::string::npos
-                                       ? script_.puback_reason
-                                       : 0x00;
+            const bool scripted = script_.puback_reason_for.empty() ||
+                                  topic.find(script_.puback_reason_for) != std::string::npos;
+            const uint8_t reason =
+                scripted && !accept_everything_.load() ? script_.puback_reason : 0x00;
             Send(fd, level == 5 ? std::vector<uint8_t>{0x40, 0x03, body[id_at], body[id_at + 1],
                                                        reason}
                                 : std::vector<uint8_t>{0x40, 0x02, body[id_at], body[id_at + 1]});
@@ -236,6 +240,7 @@ class FakeMqttServer {
   std::thread thread_;
   std::mutex mu_;
   bool stopping_ = false;
+  std::atomic<bool> accept_everything_{false};
   int client_fd_ = -1;
   std::vector<Connect> connects_;
   int publishes_ = 0;

@@ -100,7 +100,7 @@ TEST_F(CaseEventsTest, TheOutboxSkipsWhatTheDrainerRemovedAndStillSeesNewEntries
   core::CaseStore& cases = store_->cases();
   auto seqs = [&] {
     std::vector<uint64_t> out;
-    absl::StatusOr<std::vector<core::OutboxEntry>> entries = cases.Outbox(100);
+    absl::StatusOr<std::vector<core::OutboxEntry>> entries = cases.Outbox(0, 100);
     EXPECT_TRUE(entries.ok());
     if (entries.ok()) {
       for (const core::OutboxEntry& e : *entries) out.push_back(e.event_seq);
@@ -120,11 +120,37 @@ TEST_F(CaseEventsTest, TheOutboxSkipsWhatTheDrainerRemovedAndStillSeesNewEntries
   ASSERT_TRUE(cases.Commit(EventOf(3, "c-3")).ok());
   EXPECT_EQ(seqs(), (std::vector<uint64_t>{3, 6}));
   Reopen();
-  absl::StatusOr<std::vector<core::OutboxEntry>> after = store_->cases().Outbox(100);
+  absl::StatusOr<std::vector<core::OutboxEntry>> after = store_->cases().Outbox(0, 100);
   ASSERT_TRUE(after.ok());
   ASSERT_EQ(after->size(), 2u);
   EXPECT_EQ((*after)[0].event_seq, 3u);
   EXPECT_EQ((*after)[1].event_seq, 6u);
+}
+
+// The drainer reads forward from where it is; a read after a seq says
+// nothing about the entries below it, so it must not move the floor past them.
+TEST_F(CaseEventsTest, TheOutboxReadsAfterASeqWithoutLosingTheEntriesBelowIt) {
+  core::CaseStore& cases = store_->cases();
+  auto seqs = [&](uint64_t after, std::size_t limit) {
+    std::vector<uint64_t> out;
+    absl::StatusOr<std::vector<core::OutboxEntry>> entries = cases.Outbox(after, limit);
+    EXPECT_TRUE(entries.ok());
+    if (entries.ok()) {
+      for (const core::OutboxEntry& e : *entries) out.push_back(e.event_seq);
+    }
+    return out;
+  };
+  for (uint64_t seq = 1; seq <= 6; ++seq) ASSERT_TRUE(cases.Commit(EventOf(seq, "c-1")).ok());
+  ASSERT_TRUE(cases.RemoveFromOutbox(4).ok());
+  EXPECT_EQ(seqs(2, 100), (std::vector<uint64_t>{3, 5, 6}));
+  EXPECT_EQ(seqs(3, 1), std::vector<uint64_t>{5});
+  EXPECT_EQ(seqs(6, 100), std::vector<uint64_t>{});
+  EXPECT_EQ(seqs(0, 100), (std::vector<uint64_t>{1, 2, 3, 5, 6}));
+  // Once the oldest are gone, reads from the start and from a seq agree.
+  for (uint64_t seq : {1, 2}) ASSERT_TRUE(cases.RemoveFromOutbox(seq).ok());
+  EXPECT_EQ(seqs(0, 100), (std::vector<uint64_t>{3, 5, 6}));
+  EXPECT_EQ(seqs(1, 100), (std::vector<uint64_t>{3, 5, 6}));
+  EXPECT_EQ(seqs(4, 100), (std::vector<uint64_t>{5, 6}));
 }
 
 TEST_F(CaseEventsTest, WritesAreTimed) {

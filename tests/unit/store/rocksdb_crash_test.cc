@@ -114,7 +114,7 @@ Recovered Recover(const std::string& dir) {
   absl::StatusOr<std::vector<std::string>> events = cases.EventsAfter(0, 1'000'000);
   EXPECT_TRUE(events.ok());
   if (events.ok()) r.events = *events;
-  absl::StatusOr<std::vector<core::OutboxEntry>> outbox = cases.Outbox(1'000'000);
+  absl::StatusOr<std::vector<core::OutboxEntry>> outbox = cases.Outbox(0, 1'000'000);
   EXPECT_TRUE(outbox.ok());
   if (outbox.ok()) {
     for (const core::OutboxEntry& e : *outbox) r.outbox[e.event_seq] = e.payload;

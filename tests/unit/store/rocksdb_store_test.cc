@@ -264,7 +264,7 @@ TEST_F(StoreTest, EmptyCaseStore) {
   EXPECT_EQ(cases.last_event_seq(), 0u);
   EXPECT_EQ(cases.next_case_number(), 1u);
   EXPECT_TRUE(cases.EventsAfter(0, 10)->empty());
-  EXPECT_TRUE(cases.Outbox(10)->empty());
+  EXPECT_TRUE(cases.Outbox(0, 10)->empty());
   EXPECT_EQ(cases.EventJson(1).status().code(), absl::StatusCode::kNotFound);
   int visited = 0;
   ASSERT_TRUE(cases.ForEachCase([&](std::string_view) { ++visited; }).ok());
@@ -299,7 +299,7 @@ TEST_F(StoreTest, CommitWritesEveryPartAndAllOfItSurvivesReopen) {
   ASSERT_TRUE(cases.ForEachCase([&](std::string_view c) { case_json.emplace_back(c); }).ok());
   EXPECT_EQ(case_json, (std::vector<std::string>{updated.case_json}));
 
-  absl::StatusOr<std::vector<OutboxEntry>> outbox = cases.Outbox(10);
+  absl::StatusOr<std::vector<OutboxEntry>> outbox = cases.Outbox(0, 10);
   ASSERT_TRUE(outbox.ok());
   ASSERT_EQ(outbox->size(), 2u);
   EXPECT_EQ((*outbox)[0].event_seq, 1u);
@@ -328,7 +328,7 @@ TEST_F(StoreTest, CommitWithoutDeviceKeyWritesNoCheckpoint) {
       cases.ForEachCheckpoint([&](std::string_view, std::string_view, uint64_t) { ++checkpoints; })
           .ok());
   EXPECT_EQ(checkpoints, 0);
-  EXPECT_EQ(cases.Outbox(10)->size(), 1u);
+  EXPECT_EQ(cases.Outbox(0, 10)->size(), 1u);
 }
 
 TEST_F(StoreTest, CommitRejectsMalformedInputAndWritesNothing) {
@@ -338,7 +338,7 @@ TEST_F(StoreTest, CommitRejectsMalformedInputAndWritesNothing) {
   EXPECT_EQ(cases.PutCheckpoint("", "x", 1).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cases.last_event_seq(), 0u);
   EXPECT_TRUE(cases.EventsAfter(0, 10)->empty());
-  EXPECT_TRUE(cases.Outbox(10)->empty());
+  EXPECT_TRUE(cases.Outbox(0, 10)->empty());
 }
 
 TEST_F(StoreTest, EventsAfterPagesThroughTheLog) {
@@ -378,7 +378,7 @@ TEST_F(StoreTest, OutboxIsOldestFirstAndRemovalsPersist) {
     for (uint64_t seq = 1; seq <= 5; ++seq) {
       ASSERT_TRUE(cases.Commit(MakeCommit(seq, absl::StrCat("c-", seq))).ok());
     }
-    absl::StatusOr<std::vector<OutboxEntry>> first_two = cases.Outbox(2);
+    absl::StatusOr<std::vector<OutboxEntry>> first_two = cases.Outbox(0, 2);
     ASSERT_TRUE(first_two.ok());
     ASSERT_EQ(first_two->size(), 2u);
     EXPECT_EQ((*first_two)[0].event_seq, 1u);
@@ -389,7 +389,7 @@ TEST_F(StoreTest, OutboxIsOldestFirstAndRemovalsPersist) {
     ASSERT_TRUE(cases.RemoveFromOutbox(99).ok());  // never there
   }
   core::CaseStore& cases = Open().cases();
-  absl::StatusOr<std::vector<OutboxEntry>> left = cases.Outbox(10);
+  absl::StatusOr<std::vector<OutboxEntry>> left = cases.Outbox(0, 10);
   ASSERT_TRUE(left.ok());
   std::vector<uint64_t> seqs;
   for (const OutboxEntry& e : *left) {
@@ -490,7 +490,7 @@ TEST_F(StoreTest, ConcurrentCommitsLoseNothing) {
     // Readers alongside the writers.
     std::thread reader([&] {
       for (int i = 0; i < 50; ++i) {
-        if (!cases.EventsAfter(0, 2000).ok() || !cases.Outbox(2000).ok()) failures.fetch_add(1);
+        if (!cases.EventsAfter(0, 2000).ok() || !cases.Outbox(0, 2000).ok()) failures.fetch_add(1);
       }
     });
     for (std::thread& th : threads) th.join();
@@ -508,7 +508,7 @@ TEST_F(StoreTest, ConcurrentCommitsLoseNothing) {
   for (uint64_t seq = 1; seq <= kTotal; ++seq) {
     EXPECT_EQ((*events)[seq - 1], MakeCommit(seq, absl::StrCat("c-", seq % 37)).event_json);
   }
-  EXPECT_EQ(cases.Outbox(2 * kTotal)->size(), kTotal);
+  EXPECT_EQ(cases.Outbox(0, 2 * kTotal)->size(), kTotal);
   int checkpoints = 0;
   ASSERT_TRUE(
       cases.ForEachCheckpoint([&](std::string_view, std::string_view, uint64_t) { ++checkpoints; })
