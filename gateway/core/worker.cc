@@ -182,7 +182,9 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
     entry.state.Apply(sample, ts, seen_at, effects_);
     counters_.samples_processed.Add();
     ++outcome.accepted;
-    const bool advanced = clock_.Observe(ts);
+    // A sample without ts took the clock's time: it cannot move the clock
+    // (nor start a data clock at 0, which would make every real ts a skew).
+    const bool advanced = sample.has_ts && clock_.Observe(ts);
     const int64_t clock = data_clock ? clock_.NowMs() : receive_ms;
     counters_.ingest_lag_ms.Record(clock_.NowMs() - ts);  // now: processed, not received
     if (!effects_.left.empty() || !effects_.entered.empty()) ApplyCatalog(entry, ts, clock);
