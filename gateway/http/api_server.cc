@@ -1,5 +1,7 @@
 #include "gateway/http/api_server.h"
 
+#include <sys/socket.h>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -63,10 +65,21 @@ std::optional<uint64_t> ParseUint(std::string_view s) {
   return v;
 }
 
+// A query parameter's value; nullopt when absent or empty, so that
+// `?status=&device=&limit=100` (the contract's own request line) filters
+// on nothing but the limit.
+std::optional<std::string> Param(const Request& req, const char* name) {
+  if (!req.has_param(name)) return std::nullopt;
+  std::string value = req.get_param_value(name);
+  if (value.empty()) return std::nullopt;
+  return value;
+}
+
 // A parameter that must be an unsigned integer; `fallback` when absent.
 absl::StatusOr<uint64_t> UintParam(const Request& req, const char* name, uint64_t fallback) {
-  if (!req.has_param(name)) return fallback;
-  std::optional<uint64_t> v = ParseUint(req.get_param_value(name));
+  const std::optional<std::string> param = Param(req, name);
+  if (!param) return fallback;
+  std::optional<uint64_t> v = ParseUint(*param);
   if (!v) {
     return absl::InvalidArgumentError(std::string(name) + " must be a non-negative integer");
   }
@@ -83,12 +96,12 @@ absl::StatusOr<std::size_t> LimitParam(const Request& req, std::size_t fallback,
 
 // `wait`: seconds (decimals allowed), capped at `cap_ms`.
 absl::StatusOr<int64_t> WaitParamMs(const Request& req, int64_t cap_ms) {
-  if (!req.has_param("wait")) return 0;
-  const std::string s = req.get_param_value("wait");
+  const std::optional<std::string> param = Param(req, "wait");
+  if (!param) return 0;
+  const std::string& s = *param;
   double seconds = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(seconds) ||
-      seconds < 0) {
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(seconds) || seconds < 0) {
     return absl::InvalidArgumentError("wait must be a non-negative number of seconds");
   }
   return std::min<int64_t>(cap_ms, static_cast<int64_t>(std::min(seconds * 1000.0, 1e15)));
@@ -310,15 +323,24 @@ void ApiServer::Routes() {
   s.set_error_handler([](const Request&, Response& res) {
     if (res.body.empty()) SendError(res, res.status, ReasonPhrase(res.status));
   });
+  // cpp-httplib sets SO_REUSEPORT by default, which lets a second gateway
+  // listen on our port and take half our requests. SO_REUSEADDR only: a
+  // restart still binds past the old connections' TIME_WAIT, a second
+  // listener gets "address in use".
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
     SendError(res, 500, "internal error");
   });
 }
 
 void ApiServer::Fallback(const Request& req, Response& res) const {
+  // Every /v1/ request needs a token, even one for no route (CONTRACT §4).
+  if (req.path.rfind("/v1/", 0) == 0 && !Authorize(req, res)) return;
   const char* methods = AllowedMethods(req.path);
   if (methods == nullptr) return SendError(res, 404, "no such route");
-  if (req.path.rfind("/v1/", 0) == 0 && !Authorize(req, res)) return;
   res.set_header("Allow", methods);
   SendError(res, 405, std::string("method not allowed; use ") + methods);
 }
@@ -328,25 +350,24 @@ void ApiServer::ListCases(const Request& req, Response& res, const Scope& scope)
   absl::StatusOr<std::size_t> limit = LimitParam(req, kDefaultCasesLimit, kMaxCasesLimit);
   if (!limit.ok()) return SendError(res, 400, limit.status());
   query.limit = *limit;
-  if (req.has_param("status")) {
-    const std::string status = req.get_param_value("status");
-    if (status == "active") {
+  if (const std::optional<std::string> status = Param(req, "status")) {
+    if (*status == "active") {
       query.active_only = true;
-    } else if (auto s = ParseStatus(status)) {
+    } else if (auto s = ParseStatus(*status)) {
       query.status = s;
     } else {
       return SendError(res, 400, "status must be open, acknowledged, resolved or active");
     }
   }
-  if (req.has_param("severity")) {
-    query.severity = devices::ParseSeverity(req.get_param_value("severity"));
+  if (const std::optional<std::string> severity = Param(req, "severity")) {
+    query.severity = devices::ParseSeverity(*severity);
     if (!query.severity) {
       return SendError(res, 400, "severity must be info, warning, major or critical");
     }
   }
-  if (req.has_param("device")) query.device = req.get_param_value("device");
-  if (req.has_param("rule")) query.rule = req.get_param_value("rule");
-  if (req.has_param("tenant")) query.tenant = req.get_param_value("tenant");
+  query.device = Param(req, "device");
+  query.rule = Param(req, "rule");
+  query.tenant = Param(req, "tenant");
   std::string body = "{\"cases\":[";
   if (!query.tenant || scope.Allows(*query.tenant)) {
     if (scope.tenant) query.tenant = scope.tenant;

@@ -64,23 +64,32 @@ absl::StatusOr<ChangesPage> ChangeFeed::Scan(uint64_t after, std::size_t limit,
                                              const std::optional<std::string>& tenant,
                                              bool& at_end) const {
   ChangesPage page;
-  page.next = after;
+  uint64_t examined = after;  // the last event looked at
+  uint64_t returned = after;  // the last event taken into the page
   at_end = false;
   std::size_t budget = kMaxScan;
+  // `next` (CONTRACT §4): the last seq returned, or `after` when none was;
+  // only a scan that spent its budget on other tenants' events moves on
+  // past what it examined, so that the poller gets further next time.
+  auto finish = [&] {
+    page.next = page.events.empty() && at_end ? after : page.events.empty() ? examined : returned;
+    return page;
+  };
   while (page.events.size() < limit && budget > 0) {
     // Unfiltered, every event read is returned: read just what fits.
     const std::size_t want =
         tenant ? std::min<std::size_t>(budget, 512) : limit - page.events.size();
-    absl::StatusOr<std::vector<std::string>> batch = store_.EventsAfter(page.next, want);
+    absl::StatusOr<std::vector<std::string>> batch = store_.EventsAfter(examined, want);
     if (!batch.ok()) return batch.status();
     for (std::string& json : *batch) {
       absl::StatusOr<EventHeader> header = ReadHeader(json);
       if (!header.ok()) return header.status();
       --budget;
-      page.next = header->seq;
+      examined = header->seq;
       if (!tenant || header->tenant == *tenant) {
         page.events.push_back(std::move(json));
-        if (page.events.size() == limit) return page;
+        returned = header->seq;
+        if (page.events.size() == limit) return finish();
       }
     }
     if (batch->size() < want) {
@@ -88,7 +97,7 @@ absl::StatusOr<ChangesPage> ChangeFeed::Scan(uint64_t after, std::size_t limit,
       break;
     }
   }
-  return page;
+  return finish();
 }
 
 absl::StatusOr<ChangesPage> ChangeFeed::Read(uint64_t after, std::size_t limit,

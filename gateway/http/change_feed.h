@@ -4,10 +4,11 @@
 // the long-poll wait, which parks the request on a condition variable that
 // every committed case event wakes (no thread spins).
 //
-// Tenant-scoped readers see only their tenant's events, and their cursor
-// still moves past the other tenants' events they skipped: `next` is the last
-// event examined, so a quiet tenant's poll waits instead of answering at once
-// forever, and a resumed poll never examines those events again.
+// Tenant-scoped readers see only their tenant's events; `next` is the last
+// seq returned, or `after` when none was (CONTRACT §4), so a resumed poll
+// looks again at the other tenants' events behind its last one (at most
+// kMaxScan of them per request). A quiet tenant's long-poll waits for a new
+// event of its own, rescanning on each commit.
 //
 // Thread: ChangeNotifier and ChangeFeed are safe from any thread. Notify runs
 // on the committing thread (the case book's lock is held there), so it only
@@ -57,8 +58,10 @@ struct ChangesPage {
 class ChangeFeed {
  public:
   // At most this many events are examined per request on behalf of a
-  // tenant-scoped reader; past it the page ends early (with `next` moved on)
-  // and the poller comes back at once for the rest.
+  // tenant-scoped reader; when they are all other tenants' the page ends
+  // early and empty with `next` moved past them (the one case where `next`
+  // is not the last seq returned or `after`), and the poller comes back at
+  // once for the rest.
   static constexpr std::size_t kMaxScan = 10000;
 
   ChangeFeed(core::CaseStore& store, const ChangeNotifier& notifier)

@@ -45,21 +45,23 @@ class ApiServerTest : public ::testing::Test {
     if (options.tokens.empty() && !open_) {
       options.tokens = {{"all-token", "*"}, {"acme-token", "acme"}};
     }
-    ApiSources sources{.cases = book_,
-                       .store = store_,
-                       .clock = clock_,
-                       .changes = changes_,
-                       .devices = [this](std::string_view t,
-                                         std::string_view d) -> std::optional<core::DeviceView> {
-                         auto it = devices_.find({std::string(t), std::string(d)});
-                         if (it == devices_.end()) return std::nullopt;
-                         return it->second;
-                       },
-                       .ready = [this] { return ready_.load(); },
-                       .metrics = &metrics_};
-    server_ = std::make_unique<ApiServer>(std::move(options), std::move(sources));
+    server_ = std::make_unique<ApiServer>(std::move(options), Sources());
     ASSERT_TRUE(server_->Start().ok());
     ASSERT_GT(server_->port(), 0);
+  }
+  ApiSources Sources() {
+    return ApiSources{.cases = book_,
+                      .store = store_,
+                      .clock = clock_,
+                      .changes = changes_,
+                      .devices = [this](std::string_view t,
+                                        std::string_view d) -> std::optional<core::DeviceView> {
+                        auto it = devices_.find({std::string(t), std::string(d)});
+                        if (it == devices_.end()) return std::nullopt;
+                        return it->second;
+                      },
+                      .ready = [this] { return ready_.load(); },
+                      .metrics = &metrics_};
   }
 
   Reply Call(const std::string& method, const std::string& path, const std::string& token,
@@ -202,6 +204,12 @@ TEST_F(ApiServerTest, ListsCasesNewestFirstWithFilters) {
   EXPECT_EQ(CaseIds(Get("/v1/cases?limit=2").body), (std::vector<std::string>{other, b}));
   EXPECT_EQ(CaseIds(Get("/v1/cases?device=d1&rule=hot&tenant=acme").body),
             (std::vector<std::string>{a}));
+  // An empty parameter filters on nothing, as in the contract's request line.
+  EXPECT_EQ(CaseIds(Get("/v1/cases?status=&device=&rule=&severity=&limit=100").body),
+            (std::vector<std::string>{other, b, c, a}));
+  EXPECT_EQ(CaseIds(Get("/v1/cases?status=&tenant=&limit=").body),
+            (std::vector<std::string>{other, b, c, a}));
+  EXPECT_EQ(Changes(Get("/v1/changes?after=&limit=&wait=").body).first.size(), 6u);
   // A tenant's token sees its tenant only, whatever it asks for.
   EXPECT_EQ(CaseIds(Get("/v1/cases", "acme-token").body), (std::vector<std::string>{b, c, a}));
   EXPECT_EQ(CaseIds(Get("/v1/cases?tenant=globex", "acme-token").body), std::vector<std::string>{});
@@ -322,7 +330,8 @@ TEST_F(ApiServerTest, ChangesPageThroughEveryEventOnce) {
   EXPECT_EQ(Changes(Get("/v1/changes?after=99").body).second, 99u);
 }
 
-TEST_F(ApiServerTest, ATenantsCursorMovesPastOtherTenantsEvents) {
+// A tenant's `next` is its last seq returned, or `after` (CONTRACT §4).
+TEST_F(ApiServerTest, ATenantsNextIsItsLastEventOrAfter) {
   Start();
   Open("acme", "d1", "hot", devices::Severity::kInfo, 1);    // 1
   Open("globex", "d1", "hot", devices::Severity::kInfo, 2);  // 2
@@ -330,13 +339,44 @@ TEST_F(ApiServerTest, ATenantsCursorMovesPastOtherTenantsEvents) {
   Open("globex", "d2", "hot", devices::Severity::kInfo, 4);  // 4
   auto [events, next] = Changes(Get("/v1/changes?after=0", "acme-token").body);
   EXPECT_EQ(events, (std::vector<uint64_t>{1, 3}));
-  EXPECT_EQ(next, 4u);  // past globex's 4: the next poll waits for something new
+  EXPECT_EQ(next, 3u);
   auto [limited, at] = Changes(Get("/v1/changes?after=0&limit=1", "acme-token").body);
   EXPECT_EQ(limited, (std::vector<uint64_t>{1}));
   EXPECT_EQ(at, 1u);
-  auto [none, still] = Changes(Get("/v1/changes?after=4&wait=0.05", "acme-token").body);
-  EXPECT_TRUE(none.empty());
-  EXPECT_EQ(still, 4u);
+  for (uint64_t after : {3, 4}) {
+    auto [none, still] = Changes(
+        Get("/v1/changes?after=" + std::to_string(after) + "&wait=0.05", "acme-token").body);
+    EXPECT_TRUE(none.empty());
+    EXPECT_EQ(still, after);
+  }
+  // A quiet tenant's long-poll waits through other tenants' events for its own.
+  std::thread later([&] {
+    Open("globex", "d3", "hot", devices::Severity::kInfo, 5);  // 5
+    Open("acme", "d3", "hot", devices::Severity::kInfo, 6);    // 6
+  });
+  auto [woken, resume] = Changes(Get("/v1/changes?after=3&wait=30", "acme-token").body);
+  later.join();
+  EXPECT_EQ(woken, std::vector<uint64_t>{6});
+  EXPECT_EQ(resume, 6u);
+}
+
+// A request examines at most ChangeFeed::kMaxScan events for a tenant: when
+// they are all others', it answers empty with `next` past them, so that
+// polling from `next` reaches the tenant's events behind them.
+TEST_F(ApiServerTest, ATenantPollGetsPastManyOtherTenantsEvents) {
+  Start();
+  const uint64_t others = ChangeFeed::kMaxScan + 10;
+  for (uint64_t i = 1; i <= others; ++i) {
+    Open("globex", "d" + std::to_string(i), "hot", devices::Severity::kInfo, 1);
+  }
+  Open("acme", "d1", "hot", devices::Severity::kInfo, 2);
+  auto [first, next] = Changes(Get("/v1/changes?after=0", "acme-token").body);
+  EXPECT_TRUE(first.empty());
+  EXPECT_EQ(next, ChangeFeed::kMaxScan);
+  auto [second, last] =
+      Changes(Get("/v1/changes?after=" + std::to_string(next), "acme-token").body);
+  EXPECT_EQ(second, std::vector<uint64_t>{others + 1});
+  EXPECT_EQ(last, others + 1);
 }
 
 TEST_F(ApiServerTest, LongPollWakesOnACommitAndTimesOutEmpty) {
@@ -442,6 +482,16 @@ TEST_F(ApiServerTest, UnknownRoutesAre404AndOtherMethods405) {
   ExpectError(Call("PUT", "/v1/cases/x/ack", "all-token"), 405);
   ExpectError(Post("/healthz", ""), 405);
   ExpectError(Call("DELETE", "/v1/cases", ""), 401);  // /v1/: the token comes first
+  ExpectError(Get("/v1/nope", ""), 401);              // ... even for no route
+}
+
+// A second gateway configured with our port fails to start instead of
+// sharing it (cpp-httplib's default SO_REUSEPORT would split the requests).
+TEST_F(ApiServerTest, ASecondServerCannotListenOnOurPort) {
+  Start();
+  ApiServer second(ApiOptions{.host = "127.0.0.1", .port = server_->port()}, Sources());
+  EXPECT_FALSE(second.Start().ok());
+  EXPECT_EQ(Get("/healthz", "").status, 200);
 }
 
 TEST_F(ApiServerTest, HealthReadinessAndMetrics) {
