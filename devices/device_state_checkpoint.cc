@@ -1,9 +1,9 @@
-// DeviceState checkpoints: see device_state.h. Format (version 1):
+// DeviceState checkpoints: see device_state.h. Format (version 2):
 //   u8 version, u8 flags (has_model, has_seq), u8 connectivity,
 //   str model, labels (count, str key, str value),
 //   varint last_seq, i64 last_ts, i64 last_seen,
 //   metrics (count, str name, f64 value, u8 has_series
-//            [, f64 shift, points (count, i64 ts, f64 value)]),
+//            [, points (count, i64 ts, f64 value)]),
 //   dtc (count, str code).
 #include <algorithm>
 #include <cmath>
@@ -14,17 +14,16 @@
 namespace precall::devices {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;  // 1 had a shift per metric; windows now keep their own
 constexpr uint8_t kHasModel = 1;
 constexpr uint8_t kHasSeq = 2;
 
 void WriteSeries(ByteWriter& w, const MetricWindows* series) {
-  if (series == nullptr || !series->has_shift()) {
+  if (series == nullptr || series->retained_points() == 0) {
     w.U8(0);
     return;
   }
   w.U8(1);
-  w.F64(series->shift());
   w.Varint(series->retained_points());
   series->ForEachPoint([&](int64_t ts, double value) {
     w.I64(ts);
@@ -103,8 +102,6 @@ bool DeviceState::RestoreCheckpoint(std::string_view blob) {
       other_metrics_[names_->Intern(name)] = value;
     }
     if (!has_series) continue;
-    const double shift = r.F64();
-    if (series != nullptr) series->SetShift(shift);
     int64_t previous = kNever;
     for (uint64_t points = r.Count(16); points > 0; --points) {
       const int64_t ts = r.I64();

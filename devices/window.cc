@@ -34,7 +34,7 @@ void MetricWindows::Allocate(Specs specs, uint32_t capacity) {
   const View v = Map(specs.size());
   uint32_t deque = 0;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    v.windows[i] = Window{0, 0, end_, deque};
+    v.windows[i] = Window{0, 0, 0, end_, deque, end_};
     deque += (specs[i].want_min ? 1 : 0) + (specs[i].want_max ? 1 : 0);
   }
   for (uint32_t d = 0; d < deques; ++d) {
@@ -84,7 +84,11 @@ void MetricWindows::Reshape(Specs specs) {
 [[gnu::always_inline]] inline void MetricWindows::AddToWindow(const View& v, const WindowSpec& spec,
                                                               Window& w, uint32_t pos) {
   const double value = v.At(pos).value;
-  const double shifted = value - shift_;
+  if (w.first == pos) {  // the window was empty: its sums are 0
+    w.shift = value;
+    w.shift_pos = pos;
+  }
+  const double shifted = value - w.shift;
   w.sum += shifted;
   w.sum_sq += shifted * shifted;
   uint32_t deque = w.deque;
@@ -108,7 +112,7 @@ void MetricWindows::Reshape(Specs specs) {
   Deque max = v.DequeAt(deque);
   uint32_t first = w.first;
   do {
-    const double shifted = v.At(first).value - shift_;
+    const double shifted = v.At(first).value - w.shift;
     w.sum -= shifted;
     w.sum_sq -= shifted * shifted;
     if (spec.want_min && min.front() == first) min.pop_front();
@@ -120,6 +124,20 @@ void MetricWindows::Reshape(Specs specs) {
     // Restart the running sums exactly: no drift survives an empty window.
     w.sum = 0;
     w.sum_sq = 0;
+  } else if (static_cast<int32_t>(w.shift_pos - first) < 0) {
+    Rebase(v, w);
+  }
+}
+
+void MetricWindows::Rebase(const View& v, Window& w) {
+  w.shift_pos = end_ - 1;
+  w.shift = v.At(w.shift_pos).value;
+  w.sum = 0;
+  w.sum_sq = 0;
+  for (uint32_t pos = w.first; pos != end_; ++pos) {
+    const double shifted = v.At(pos).value - w.shift;
+    w.sum += shifted;
+    w.sum_sq += shifted * shifted;
   }
 }
 
@@ -136,7 +154,7 @@ void MetricWindows::DropOldest(Specs specs, const View& v) {
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Window& w = v.windows[i];
     if (w.first != begin) continue;  // the ring is full, so a window at begin is not empty
-    const double shifted = v.At(begin).value - shift_;
+    const double shifted = v.At(begin).value - w.shift;
     w.sum -= shifted;
     w.sum_sq -= shifted * shifted;
     uint32_t deque = w.deque;
@@ -149,16 +167,13 @@ void MetricWindows::DropOldest(Specs specs, const View& v) {
       if (max.front() == begin) max.pop_front();
     }
     ++w.first;
+    if (w.shift_pos == begin) Rebase(v, w);
   }
   begin_ = begin + 1;
 }
 
 void MetricWindows::Push(Specs specs, int64_t ts, double value) {
   if (specs.empty()) return;
-  if (!has_shift_) {
-    shift_ = value;
-    has_shift_ = true;
-  }
   if (!block_) Allocate(specs, kInitialPoints);
   View v = Map(specs.size());
   for (std::size_t i = 0; i < specs.size(); ++i) Evict(v, specs[i], v.windows[i], ts);
@@ -185,10 +200,11 @@ double MetricWindows::Query(Specs specs, int index, WindowFunc func, int64_t now
   const Point& oldest = v.At(w.first);
   switch (func) {
     case WindowFunc::kCount: return n;
-    case WindowFunc::kSum: return w.sum + shift_ * n;
-    case WindowFunc::kAvg: return shift_ + w.sum / n;
+    case WindowFunc::kSum: return w.sum + w.shift * n;
+    case WindowFunc::kAvg: return w.shift + w.sum / n;
     case WindowFunc::kStddev: {
-      double mean = w.sum / n;
+      if (n == 1) return 0;  // exactly, whatever the rounding of the sums
+      const double mean = w.sum / n;
       double variance = w.sum_sq / n - mean * mean;
       return std::sqrt(std::max(0.0, variance));
     }

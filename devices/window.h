@@ -4,13 +4,21 @@
 // (now - w, now]. Several windows of different lengths share one ring of
 // points; each window keeps running sums (sum and sum of squares, shifted
 // for numerical stability) and, when asked for, monotonic deques for min and
-// max. Samples arrive in non-decreasing ts order (the device state rejects
+// max.
+//
+// Each window's shift is the value of one of its points: the first one
+// pushed into it while empty, and, once that point has left the window, its
+// newest, with the sums recomputed from its points (O(points) once per
+// turnover of the window: O(1) per push amortized). So a far-off value (a
+// sensor's 65535 "not available", a spike) costs a window's sums neither
+// their precision nor leaves its rounding behind once it has left that
+// window, whatever the metric's other windows still hold. Samples arrive in non-decreasing ts order (the device state rejects
 // older ones), so a window is always the newest points from some position
 // on, and only ever drops points from its old end.
 //
 // MetricWindows is the per-device state; the window specs are not in it but
 // passed to every call (the MetricPlan's, shared by every device of a rule
-// set). Memory: 32 bytes, plus, from the first push, one heap block
+// set). Memory: 24 bytes, plus, from the first push, one heap block
 //   [C points][one Window per spec][per min/max deque: head, tail, C positions]
 // whose capacity C (a power of two) starts at kInitialPoints and doubles when
 // the ring is full. A deque never holds more positions than the ring holds
@@ -76,17 +84,11 @@ class MetricWindows {
 
   std::size_t retained_points() const { return end_ - begin_; }
 
-  // Checkpoints: the retained points, oldest first, and the shift the sums
-  // are taken against. Restoring = SetShift, then Push the points in order.
+  // Checkpoints: the retained points, oldest first. Restoring = Push them
+  // in order (the sums then agree with the original's up to rounding).
   template <typename Fn>
   void ForEachPoint(Fn&& fn) const {
     for (uint32_t pos = begin_; pos != end_; ++pos) fn(At(pos).ts, At(pos).value);
-  }
-  bool has_shift() const { return has_shift_; }
-  double shift() const { return shift_; }
-  void SetShift(double shift) {
-    shift_ = shift;
-    has_shift_ = true;
   }
 
  private:
@@ -95,10 +97,12 @@ class MetricWindows {
     double value;
   };
   struct Window {
-    double sum;      // of (value - shift_)
-    double sum_sq;   // of (value - shift_)^2
-    uint32_t first;  // position of the oldest point in the window; == end_ when empty
-    uint32_t deque;  // index of its first deque (min if wanted, then max)
+    double sum;          // of (value - shift)
+    double sum_sq;       // of (value - shift)^2
+    double shift;        // the value of the point at shift_pos
+    uint32_t first;      // position of the oldest point in the window; == end_ when empty
+    uint32_t deque;      // index of its first deque (min if wanted, then max)
+    uint32_t shift_pos;  // a point of the window (see the header comment)
   };
   // A ring of positions (increasing), inside the block: head, tail, slots.
   class Deque {
@@ -145,13 +149,13 @@ class MetricWindows {
   }
   void DropOldest(Specs specs, const View& v);
   void ReleaseUnused(const View& v, std::size_t window_count);
+  // `w` (not empty) lost the point its shift came from: shift by its newest.
+  void Rebase(const View& v, Window& w);
 
   std::unique_ptr<std::byte[]> block_;  // null until the first push
   uint32_t capacity_ = 0;               // points in the block: 0 or a power of two
   uint32_t begin_ = 0;                  // position of the oldest retained point
   uint32_t end_ = 0;                    // one past the newest
-  bool has_shift_ = false;
-  double shift_ = 0;  // first value ever pushed: keeps the sums small
 };
 
 // MetricWindows with its own specs.

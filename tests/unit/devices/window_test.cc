@@ -57,6 +57,50 @@ TEST(MetricSeriesTest, PopulationStddev) {
   EXPECT_DOUBLE_EQ(s.Query(0, F::kAvg, t), 5.0);
 }
 
+// A far-off value costs a window no precision once it has left that window,
+// even while a longer window of the same metric still holds it.
+TEST(MetricSeriesTest, AFarOffValueThatLeftCostsNoPrecision) {
+  MetricSeries s({WindowSpec{10000}, WindowSpec{3600000}});
+  s.Push(0, 1e9);  // a sensor's "not available", say
+  s.Push(20000, 20.1);
+  EXPECT_EQ(s.Query(0, F::kStddev, 20000), 0);  // one sample
+  EXPECT_DOUBLE_EQ(s.Query(0, F::kAvg, 20000), 20.1);
+  s.Push(21000, 20.3);
+  s.Push(22000, 20.2);
+  EXPECT_NEAR(s.Query(0, F::kStddev, 22000), std::sqrt(2.0 / 300.0), 1e-12);
+  EXPECT_NEAR(s.Query(0, F::kAvg, 22000), 20.2, 1e-12);
+  EXPECT_NEAR(s.Query(0, F::kSum, 22000), 60.6, 1e-12);
+  // The long window holds all four, the far-off one included.
+  EXPECT_EQ(s.Query(1, F::kCount, 22000), 4);
+  EXPECT_NEAR(s.Query(1, F::kAvg, 22000), (1e9 + 60.6) / 4, 1e-3);
+}
+
+// Sums carry no rounding of the points that left: 1 + 1e16 rounds away the
+// 1, which must come back once the 1e16 is gone.
+TEST(MetricSeriesTest, SumsKeepNoRoundingOfPointsThatLeft) {
+  MetricSeries s({WindowSpec{10000}});
+  s.Push(0, 0);
+  s.Push(1000, 1e16);
+  s.Push(5000, 1);
+  s.Push(12000, 1);
+  EXPECT_EQ(s.Query(0, F::kCount, 12000), 2);
+  EXPECT_EQ(s.Query(0, F::kSum, 12000), 2);
+  EXPECT_EQ(s.Query(0, F::kStddev, 12000), 0);
+}
+
+// The shift moves with the window over a long stream: many turnovers, the
+// aggregates stay exact for values that are exact in binary.
+TEST(MetricSeriesTest, ALongStreamStaysExact) {
+  MetricSeries s({WindowSpec{4000, true, true}});
+  int64_t t = 0;
+  for (int i = 0; i < 20000; ++i) s.Push(t += 1000, i % 2 == 0 ? 1e6 + i : 0.5);
+  // The window (16000000, 20000000] holds the last four: 0.5, 1e6 + 19996, 0.5, 1e6 + 19998.
+  EXPECT_EQ(s.Query(0, F::kCount, t), 4);
+  EXPECT_EQ(s.Query(0, F::kSum, t), 2e6 + 39994 + 1);
+  EXPECT_EQ(s.Query(0, F::kMin, t), 0.5);
+  EXPECT_EQ(s.Query(0, F::kMax, t), 1e6 + 19998);
+}
+
 TEST(MetricSeriesTest, DeltaAndRate) {
   MetricSeries s({WindowSpec{10000}});
   s.Push(1000, 100);
