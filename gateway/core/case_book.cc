@@ -182,7 +182,17 @@ absl::StatusOr<Case> CaseBook::Resolve(std::string_view id, std::string_view by,
   auto it = cases_.find(id);
   if (it == cases_.end()) return absl::NotFoundError("no such case");
   Case& c = it->second;
-  if (c.status == CaseStatus::kResolved) return c;
+  if (c.status == CaseStatus::kResolved) {
+    // resolved_by = by (CONTRACT §4), say a technician confirming an
+    // automatic resolution; the resolution keeps its time. The same `by`
+    // again (a retried request) changes nothing.
+    if (c.resolved_by == by) return c;
+    c.resolved_by = std::string(by);
+    c.updated_at = clock;
+    Emit(EventType::kResolved, clock, c);
+    sink_.EndOfChange(nullptr);
+    return c;
+  }
   c.status = CaseStatus::kResolved;
   c.resolved_at = clock;
   c.resolved_by = std::string(by);

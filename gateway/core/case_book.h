@@ -94,7 +94,8 @@ class CaseBook {
 
   // Service-center actions. NotFound for an unknown id; FailedPrecondition
   // (HTTP 409) when acknowledging a resolved case. Resolving a resolved case
-  // returns it unchanged, with no event.
+  // records the new `by` (a `resolved` event; resolved_at stays), or, with
+  // the same `by`, returns it unchanged with no event.
   absl::StatusOr<Case> Acknowledge(std::string_view id, std::string_view by, int64_t clock);
   absl::StatusOr<Case> Resolve(std::string_view id, std::string_view by, int64_t clock);
 

@@ -113,8 +113,18 @@ TEST_F(CaseBookTest, AcknowledgeAndResolveByTheServiceCenter) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book_.Acknowledge("c-nope", "bob", 300).status().code(), absl::StatusCode::kNotFound);
   std::size_t before = sink_.events.size();
-  EXPECT_TRUE(book_.Resolve(id, "bob", 400).ok());  // already resolved: no new event
+  EXPECT_TRUE(book_.Resolve(id, "ana", 350).ok());  // the same by again: no new event
   EXPECT_EQ(sink_.events.size(), before);
+  // Another by is recorded (confirming a resolution); it stays resolved at 200.
+  auto confirmed = book_.Resolve(id, "bob", 400);
+  ASSERT_TRUE(confirmed.ok());
+  EXPECT_EQ(confirmed->resolved_by, "bob");
+  EXPECT_EQ(confirmed->resolved_at, 200);
+  EXPECT_EQ(confirmed->updated_at, 400);
+  ASSERT_EQ(sink_.events.size(), before + 1);
+  EXPECT_EQ(sink_.events.back().type, EventType::kResolved);
+  EXPECT_EQ(sink_.events.back().snapshot.resolved_by, "bob");
+  before = sink_.events.size();
   // The rule's own clear after a manual resolve changes nothing.
   book_.Clear(Subject(), 500, {});
   EXPECT_EQ(sink_.events.size(), before);

@@ -293,10 +293,17 @@ TEST_F(ApiServerTest, AckThenResolveThenAckIsAConflict) {
   EXPECT_EQ(int64_t(c["resolved_at"].get_int64()), 8000);
 
   ExpectError(Post("/v1/cases/" + id + "/ack", R"({"by": "amy"})"), 409);
-  // Resolving again changes nothing and numbers no event.
-  EXPECT_EQ(Post("/v1/cases/" + id + "/resolve", R"({"by": "carl"})").status, 200);
-  EXPECT_EQ(book_.Find(id)->resolved_by, "bob");
+  // Resolving again by the same actor changes nothing and numbers no event;
+  // by another, it answers the case with resolved_by = by (a new event).
+  EXPECT_EQ(Post("/v1/cases/" + id + "/resolve", R"({"by": "bob"})").status, 200);
   EXPECT_EQ(store_.last_event_seq(), 3u);
+  clock_.now_ms = 9000;
+  Reply again = Post("/v1/cases/" + id + "/resolve", R"({"by": "carl"})");
+  ASSERT_EQ(again.status, 200) << again.body;
+  c = Parse(parser, again.body);
+  EXPECT_EQ(std::string_view(c["resolved_by"].get_string()), "carl");
+  EXPECT_EQ(int64_t(c["resolved_at"].get_int64()), 8000);
+  EXPECT_EQ(store_.last_event_seq(), 4u);
   ExpectError(Post("/v1/cases/c-0000000000000000/ack", R"({"by": "amy"})"), 404);
 }
 
