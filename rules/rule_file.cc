@@ -251,6 +251,14 @@ class RuleFileParser {
     RuleSpec spec;
     spec.file = std::string(file_name_);
     spec.line = item.Mark().line + 1;
+    spec.column = item.Mark().column + 1;
+    auto at = [&](const KeyValue& kv, int& line, int& column) {
+      const YAML::Mark mark = kv.present && !kv.value.IsNull() ? kv.value.Mark() : item.Mark();
+      line = mark.line + 1;
+      column = mark.column + 1;
+    };
+    at(fields[kName], spec.name_line, spec.name_column);
+    at(fields[kWhen], spec.when_line, spec.when_column);
     ParseName(item, fields[kName], spec);
     ParseSelect(fields[kSelect], spec);
     if (!fields[kWhen].present) {

@@ -32,8 +32,13 @@ struct RuleSpec {
   std::string diagnosis;
   std::string skill;
   std::vector<std::string> parts;
-  std::string file;  // where the rule was written
+  std::string file;  // where the rule was written: its first key, 1-based
   int line = 0;
+  int column = 0;
+  // Where its name and its `when` are written (for the checks across rules
+  // and files that RuleSet::Build makes).
+  int name_line = 0, name_column = 0;
+  int when_line = 0, when_column = 0;
 };
 
 struct RuleFile {

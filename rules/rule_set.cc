@@ -164,9 +164,9 @@ RuleSet::Built RuleSet::Build(std::vector<RuleSpec> specs) {
     auto [it, inserted] = by_name.emplace(spec.name, &spec);
     if (!inserted) {
       built.errors.push_back(devices::Diagnostic{
-          spec.file, spec.line, 1,
-          absl::StrCat("duplicate rule name '", spec.name, "' (first defined at ",
-                       it->second->file, ":", it->second->line, ")")});
+          spec.file, spec.name_line, spec.name_column,
+          absl::StrCat("duplicate rule name '", spec.name, "' (first defined at ", it->second->file,
+                       ":", it->second->line, ")")});
     }
   }
   for (const RuleSpec& spec : specs) {
@@ -185,7 +185,7 @@ RuleSet::Built RuleSet::Build(std::vector<RuleSpec> specs) {
     rule.fingerprint = Fingerprint(spec);
     if (rule.slots.empty() && !rule.uses_dtc && !rule.uses_clock()) {
       built.errors.push_back(devices::Diagnostic{
-          spec.file, spec.line, 1,
+          spec.file, spec.when_line, spec.when_column,
           absl::StrCat("rule '", spec.name,
                        "' names no metric, dtc() or silent(), so it would never be evaluated")});
     }

@@ -1,0 +1,53 @@
+// Tests of RuleSet::Build's own checks (rules/rule_set.h), which span rules
+// and files: each diagnostic's exact file:line:col.
+#include "rules/rule_set.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rules/rule_file.h"
+
+namespace precall::rules {
+namespace {
+
+using ::testing::ElementsAre;
+
+// RuleSet::Build's diagnostics for the rules of `files` (name, YAML), which
+// must each parse.
+std::vector<std::string> BuildDiagnostics(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<RuleSpec> specs;
+  for (const auto& [name, yaml] : files) {
+    RuleFile file = ParseRuleFile(yaml, name);
+    for (const devices::Diagnostic& d : file.errors) ADD_FAILURE() << d.ToString();
+    for (RuleSpec& spec : file.rules) specs.push_back(std::move(spec));
+  }
+  RuleSet::Built built = RuleSet::Build(std::move(specs));
+  std::vector<std::string> out;
+  for (const devices::Diagnostic& d : built.errors) out.push_back(d.ToString());
+  EXPECT_EQ(built.rules == nullptr, !out.empty());
+  return out;
+}
+
+// A name defined in two files: the second is pointed at, at its name.
+TEST(RuleSetTest, ANameDefinedInTwoFilesPointsAtTheSecondName) {
+  EXPECT_THAT(BuildDiagnostics({{"a.yaml", "rules:\n  - name: hot\n    when: t > 1\n"},
+                                {"b.yaml", "rules:\n  - when: t > 2\n    name: hot\n"}}),
+              ElementsAre("b.yaml:3:11: duplicate rule name 'hot' (first defined at a.yaml:2)"));
+}
+
+// A rule that could never be evaluated: pointed at its `when`.
+TEST(RuleSetTest, ARuleNamingNoMetricPointsAtItsWhen) {
+  EXPECT_THAT(BuildDiagnostics({{"r.yaml", "rules:\n  - name: always\n    when: true\n"
+                                           "  - {name: never, when: 1 > 2}\n"}}),
+              ElementsAre("r.yaml:3:11: rule 'always' names no metric, dtc() or silent(), so "
+                          "it would never be evaluated",
+                          "r.yaml:4:25: rule 'never' names no metric, dtc() or silent(), so it "
+                          "would never be evaluated"));
+}
+
+}  // namespace
+}  // namespace precall::rules
