@@ -24,7 +24,6 @@
 #define PRECALL_GATEWAY_CORE_WORKER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +39,7 @@
 #include "devices/device_state.h"
 #include "devices/name_table.h"
 #include "gateway/core/case_book.h"
+#include "gateway/core/chunked_vector.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/counters.h"
 #include "gateway/core/device_view.h"
@@ -170,7 +170,7 @@ class Worker {
   devices::PayloadDecoder decoder_;
   devices::NameTable metric_names_;  // metrics no rule names, for all our devices
   devices::StringMap<uint32_t> index_by_key_;  // "tenant/device"
-  std::deque<DeviceEntry> devices_;                         // stable addresses
+  ChunkedVector<DeviceEntry> devices_;                      // stable addresses
 
   // Scratch, reused for every sample.
   devices::SampleEffects effects_;
