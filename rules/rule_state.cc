@@ -14,9 +14,12 @@ Decision Advance(RuleState& state, double when, double clear, int64_t t, int64_t
       if (state.pending_since == devices::kNever) state.pending_since = t;
       if (t - state.pending_since >= for_ms) {
         state.triggered = true;
+        // The evaluation that opens a case (or counts an occurrence) does
+        // not also clear it, but it is one of the evaluations a clear
+        // streak is made of: `clear` true here starts or continues one.
+        if (!state.case_active || !IsTrue(clear)) state.clear_since = devices::kNever;
+        if (IsTrue(clear) && state.clear_since == devices::kNever) state.clear_since = t;
         state.case_active = true;
-        // The evaluation that opens a case does not also clear it.
-        state.clear_since = devices::kNever;
         return Decision{Decision::Kind::kFired, state.pending_since};
       }
     }

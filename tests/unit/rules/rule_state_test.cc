@@ -81,6 +81,33 @@ TEST(RuleStateTest, TheOpeningEvaluationDoesNotClear) {
   EXPECT_EQ(Advance(s, T, T, 1, 0, 0).kind, Kind::kCleared);
 }
 
+// CONTRACT §2: a case resolves once clear has been true on every evaluation
+// from t1 to t >= t1 + clear_for. The opening evaluation does not clear, but
+// it is one of those evaluations: clear true there starts the streak.
+TEST(RuleStateTest, TheOpeningEvaluationStartsAClearStreak) {
+  RuleState s;
+  EXPECT_EQ(Advance(s, T, T, 0, 0, 5000).kind, Kind::kFired);
+  EXPECT_EQ(Advance(s, T, T, 4999, 0, 5000).kind, Kind::kNone);
+  EXPECT_EQ(Advance(s, T, T, 5000, 0, 5000).kind, Kind::kCleared);
+}
+
+// A new occurrence in the middle of a clear streak neither resolves the case
+// nor restarts the streak: clear held at 1000, 3000 and 6000.
+TEST(RuleStateTest, AnOccurrenceDoesNotRestartAClearStreak) {
+  RuleState s;
+  EXPECT_EQ(Advance(s, T, F, 0, 0, 5000).kind, Kind::kFired);
+  EXPECT_EQ(Advance(s, F, T, 1000, 0, 5000).kind, Kind::kNone);
+  EXPECT_EQ(Advance(s, T, T, 3000, 0, 5000).kind, Kind::kFired);  // occurrence 2
+  EXPECT_EQ(Advance(s, T, T, 6000, 0, 5000).kind, Kind::kCleared);
+  // An occurrence with clear false ends the streak.
+  RuleState r;
+  Advance(r, T, F, 0, 0, 5000);
+  Advance(r, F, T, 1000, 0, 5000);
+  EXPECT_EQ(Advance(r, T, F, 3000, 0, 5000).kind, Kind::kFired);
+  EXPECT_EQ(Advance(r, T, T, 6000, 0, 5000).kind, Kind::kNone);
+  EXPECT_EQ(Advance(r, T, T, 11000, 0, 5000).kind, Kind::kCleared);
+}
+
 TEST(RuleStateTest, NextTimerReportsPendingAndClearDeadlines) {
   RuleState s;
   EXPECT_EQ(NextTimer(s, 30000, 60000), std::numeric_limits<int64_t>::max());
