@@ -77,7 +77,7 @@ std::string_view JournalSyncName(JournalSync sync);
 struct StorageConfig {
   std::string path = "./precall-data";              // default ./precall-data; non-empty
   int64_t journal_retention_ms = 24 * 3600 * 1000;  // default 24h; 1s..100 years
-  JournalSync journal_sync = JournalSync::kGroup;   // default group
+  JournalSync journal_sync = JournalSync::kStrict;  // default strict
   int64_t group_commit_interval_ms = 5;             // default 5ms; 1ms..10s (group only)
   int group_commit_size = 256;                      // default 256; 1..1000000 (group only)
   // How often each worker checkpoints the devices that changed: recovery

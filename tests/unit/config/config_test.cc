@@ -92,7 +92,7 @@ TEST(ConfigTest, MinimalFileGetsEveryDefault) {
   EXPECT_EQ(config.broker.qos, 1);
   EXPECT_EQ(config.storage.path, "./precall-data");
   EXPECT_EQ(config.storage.journal_retention_ms, 24 * 3600 * 1000);
-  EXPECT_EQ(config.storage.journal_sync, JournalSync::kGroup);
+  EXPECT_EQ(config.storage.journal_sync, JournalSync::kStrict);
   EXPECT_EQ(config.storage.group_commit_interval_ms, 5);
   EXPECT_EQ(config.storage.checkpoint_interval_ms, 10000);
   EXPECT_EQ(config.storage.group_commit_size, 256);
