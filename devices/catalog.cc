@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "devices/sample.h"
+#include "devices/yaml_diagnostics.h"
 
 namespace precall::devices {
 namespace {
@@ -282,6 +283,18 @@ const DtcEntry* FaultCatalog::Find(std::string_view model, std::string_view code
 
 CatalogFile ParseCatalogFile(std::string_view yaml_text, std::string_view file_name) {
   CatalogFile result;
+  // A second document would be ignored by YAML::Load: refuse it, as rules
+  // files do. Syntax errors are left to the parse below, which reports them.
+  YamlDiagnostics documents(yaml_text, file_name);
+  bool single_checked = false;
+  try {
+    single_checked = documents.CheckSingleDocument("a devices file");
+  } catch (const std::exception&) {
+  }
+  if (single_checked && documents.size() > 0) {
+    result.errors = documents.TakeSorted();
+    return result;
+  }
   CatalogParser parser(file_name);
   try {
     YAML::Node root = YAML::Load(std::string(yaml_text));

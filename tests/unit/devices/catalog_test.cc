@@ -142,6 +142,13 @@ TEST(CatalogTest, SyntaxErrorIsOneDiagnosticAtTheParsersMark) {
               ElementsAre("devices.yaml:3:5: illegal map value"));
 }
 
+// YAML::Load would read the first document and ignore the rest.
+TEST(CatalogTest, ASecondDocumentIsAnError) {
+  EXPECT_THAT(Errors("---\nmodels: {}\n---\nfoo: 1\n"),
+              ElementsAre("devices.yaml:4:1: a devices file must hold a single YAML document"));
+  EXPECT_THAT(Errors("models: {}\n---\n"), IsEmpty());  // an empty second document is fine
+}
+
 TEST(CatalogTest, AllErrorsInFileOrderWithExactPositions) {
   const std::string yaml =
       "models:\n"
