@@ -6,7 +6,7 @@ topics, ~260-byte samples, 1 % of them breaking a rule), each step on a fresh
 mosquitto and a fresh system:
 
   B0  broker -> null subscriber (precall_e2e_sink --mode telemetry)
-  G   precall serve, bench/e2e/rules.yaml, journal on (group commit)
+  G   precall serve, bench/e2e/rules.yaml, journal on (--journal-sync, default strict)
   N   Node-RED: MQTT in -> json -> function (the same rules) -> MQTT out
 
 and the case probe (precall_e2e_sink --mode cases) times publish -> case.
@@ -190,7 +190,8 @@ class Bench:
         if system == "G":
             with open(os.path.join(d, "precall.yaml"), "w") as f:
                 f.write(f"broker: {{uri: 'tcp://127.0.0.1:{port}', client_id: precall-bench, "
-                        f"qos: {qos}}}\nstorage: {{path: ./data}}\nhttp: {{listen: '127.0.0.1:0'}}\n"
+                        f"qos: {qos}}}\nstorage: {{path: ./data, journal_sync: {self.args.journal_sync}}}\n"
+                        f"http: {{listen: '127.0.0.1:0'}}\n"
                         f"rules: ['{os.path.join(HERE, 'rules.yaml')}']\n")
             p = Proc([self.precall, "serve", "--config", "precall.yaml"],
                      os.path.join(d, "serve.log"), cwd=d)
@@ -516,6 +517,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one round, short steps (< 5 min)")
     ap.add_argument("--systems", default="B0,G,N")
     ap.add_argument("--qos", type=int, default=1, choices=(0, 1))
+    ap.add_argument("--journal-sync", default="strict", choices=("strict", "group", "fsync"),
+                    help="G's storage.journal_sync (default: strict, the gateway's default)")
     ap.add_argument("--work", default=os.path.join(ROOT, "bench", "out", "e2e"))
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--nice", type=int, default=0,
@@ -545,7 +548,8 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     ensure_node_red(systems)
     report = {"started": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
-              "quick": args.quick, "qos": args.qos, "step_s": args.step_s,
+              "quick": args.quick, "qos": args.qos, "journal_sync": args.journal_sync,
+              "step_s": args.step_s,
               "rounds": args.rounds, "systems": systems, "nice": args.nice,
               "command": " ".join(["python3", "bench/e2e/run.py"] + sys.argv[1:]),
               "tree": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
@@ -830,7 +834,8 @@ def markdown(r):
         "breaking one of 3 instant rules so that each opens exactly one case; "
         f"{r['step_s']} s per step, a fresh mosquitto and a fresh system for every step. "
         "G runs bench/e2e/rules.yaml (27 rules: 13 per model, 9 of them over windows, most with "
-        "`for`, plus silent()) with its journal on (group commit); N runs the same rules in a "
+        f"`for`, plus silent()) with its journal on (journal_sync: {r.get('journal_sync', 'group')}); "
+        "N runs the same rules in a "
         "Node-RED function node. A step passes when every message was delivered (B0: every "
         "seq, in order) or every expected case opened exactly once (G, N; G's /metrics also "
         "counted every sample processed, none rejected), the broker's dropped counter did not "
