@@ -249,8 +249,9 @@ absl::StatusOr<std::vector<core::OutboxEntry>> RocksCaseStore::Outbox(uint64_t a
   // removed.
   const uint64_t committed = last_event_seq_.load(std::memory_order_acquire);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.outbox));
-  // Below the floor are only the drainer's tombstones: never walk them.
-  const uint64_t floor = outbox_floor_.load(std::memory_order_relaxed);
+  // Below the floor are only the drainer's tombstones: never walk them. (The
+  // floor is 0 until a read from the start raised it; seqs start at 1.)
+  const uint64_t floor = std::max<uint64_t>(outbox_floor_.load(std::memory_order_relaxed), 1);
   const bool from_floor = after < floor;
   const U64Key start(from_floor ? floor : after + 1);
   for (it->Seek(start.slice()); it->Valid() && entries.size() < limit; it->Next()) {
