@@ -37,7 +37,7 @@ BREAK_EVERY = 2
 class SmokeTest(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="precall-e2e-smoke-")
-        args = types.SimpleNamespace(build="", work=self.work, drain_s=60)
+        args = types.SimpleNamespace(build="", work=self.work, drain_s=60, journal_sync="strict")
         self.bench = e2e.Bench(args)
         self.bench.precall = BINARIES["precall"]
         self.bench.load = BINARIES["load"]
