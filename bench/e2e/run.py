@@ -635,7 +635,7 @@ def rerender(args):
 # are under (see classify_sample).
 USER_CATEGORIES = [
     ("Paho MQTT C/C++ client (user space)", r"libpaho"),
-    ("RocksDB (journal group commit, case store, checkpoints)", r"librocksdb|rocksdb::"),
+    ("RocksDB (journal, case store, checkpoints)", r"librocksdb|rocksdb::"),
     ("JSON decode (simdjson, PayloadDecoder)", r"simdjson|Decode|ondemand"),
     ("spinning and locks (user space)", r"WaitForWork|pthread_mutex|pthread_cond|lll_lock|"
      r"__futex|MessageRing|absl::.*Mutex|sem_"),
