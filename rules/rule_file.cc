@@ -251,7 +251,6 @@ class RuleFileParser {
     RuleSpec spec;
     spec.file = std::string(file_name_);
     spec.line = item.Mark().line + 1;
-    spec.column = item.Mark().column + 1;
     auto at = [&](const KeyValue& kv, int& line, int& column) {
       const YAML::Mark mark = kv.present && !kv.value.IsNull() ? kv.value.Mark() : item.Mark();
       line = mark.line + 1;

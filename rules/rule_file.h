@@ -32,9 +32,8 @@ struct RuleSpec {
   std::string diagnosis;
   std::string skill;
   std::vector<std::string> parts;
-  std::string file;  // where the rule was written: its first key, 1-based
+  std::string file;  // where the rule was written: the line of its first key
   int line = 0;
-  int column = 0;
   // Where its name and its `when` are written (for the checks across rules
   // and files that RuleSet::Build makes).
   int name_line = 0, name_column = 0;

@@ -93,8 +93,10 @@ bool CasePublisher::DrainOnce(bool& progressed) {
       }
       refused_.fetch_add(1, std::memory_order_relaxed);
       set_aside_.insert(seq);
-      if (next_retry_pass_ < std::chrono::steady_clock::now()) {
-        next_retry_pass_ = std::chrono::steady_clock::now() + refused_retry_;
+      // No pass due: the next one comes a full refused_retry_ from now (a
+      // pass already due stays due, so steady refusals cannot postpone it).
+      if (const auto now = std::chrono::steady_clock::now(); next_retry_pass_ < now) {
+        next_retry_pass_ = now + refused_retry_;
       }
       progressed = true;  // the entries behind it go next
       continue;
