@@ -83,7 +83,7 @@ struct Setup {
 
 store::StoreOptions Options() {
   store::StoreOptions o;
-  o.journal.mode = store::JournalMode::kGroup;
+  o.journal.mode = store::JournalMode::kStrict;  // serve's default
   return o;
 }
 

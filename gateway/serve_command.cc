@@ -58,7 +58,6 @@ store::StoreOptions StorageOptions(const config::StorageConfig& storage) {
       o.sync_commits = true;
       break;
   }
-  o.journal.group_commit_interval = absl::Milliseconds(storage.group_commit_interval_ms);
   o.journal.group_commit_size = static_cast<std::size_t>(storage.group_commit_size);
   return o;
 }

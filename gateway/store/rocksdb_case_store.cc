@@ -35,12 +35,11 @@ rocksdb::Status PutCheckpointValue(rocksdb::WriteBatch& batch, rocksdb::ColumnFa
 
 }  // namespace
 
-RocksCaseStore::RocksCaseStore(rocksdb::DB* db, const Families& families, RocksJournal* journal,
-                               bool sync, uint64_t last_event_seq, uint64_t next_case_number,
+RocksCaseStore::RocksCaseStore(rocksdb::DB* db, const Families& families, bool sync,
+                               uint64_t last_event_seq, uint64_t next_case_number,
                                uint64_t outbox_depth)
     : db_(db),
       cf_(families),
-      journal_(journal),
       last_event_seq_(last_event_seq),
       next_case_number_(next_case_number),
       outbox_depth_(outbox_depth) {
@@ -56,11 +55,6 @@ absl::Status RocksCaseStore::CommitAll(std::span<const core::CaseCommit> commits
       return absl::InvalidArgumentError("commit: topic too long");
     }
   }
-  // The journal first: a watermark below must not point past what a crash keeps.
-  if (journal_ != nullptr) {
-    if (absl::Status s = journal_->Flush(); !s.ok()) return s;
-  }
-
   rocksdb::WriteBatch batch;
   uint64_t last_event = last_event_seq_.load();
   uint64_t next_case = next_case_number_.load();
@@ -125,9 +119,6 @@ absl::Status RocksCaseStore::PutCheckpoint(std::string_view device_key,
                                            std::string_view checkpoint,
                                            uint64_t journal_watermark) {
   if (device_key.empty()) return absl::InvalidArgumentError("checkpoint: empty device key");
-  if (journal_ != nullptr) {
-    if (absl::Status st = journal_->Flush(); !st.ok()) return st;
-  }
   rocksdb::WriteBatch batch;
   rocksdb::Status s =
       PutCheckpointValue(batch, cf_.checkpoints, device_key, checkpoint, journal_watermark);
@@ -139,9 +130,6 @@ absl::Status RocksCaseStore::PutCheckpoints(std::span<const core::CheckpointReco
                                             uint64_t recovery_start) {
   for (const core::CheckpointRecord& r : records) {
     if (r.device_key.empty()) return absl::InvalidArgumentError("checkpoint: empty device key");
-  }
-  if (journal_ != nullptr) {
-    if (absl::Status st = journal_->Flush(); !st.ok()) return st;
   }
   rocksdb::WriteBatch batch;
   rocksdb::Status s;

@@ -29,7 +29,9 @@
 
 namespace precall::store::internal {
 
-inline constexpr char kJournalFamily[] = "journal";
+// The journal's family before SegmentJournal: BE u64 seq -> BE u64
+// receive_ms, BE u32 topic length, topic, payload. Only read, to upgrade.
+inline constexpr char kLegacyJournalFamily[] = "journal";
 inline constexpr char kEventsFamily[] = "events";
 inline constexpr char kCasesFamily[] = "cases";
 inline constexpr char kOutboxFamily[] = "outbox";
@@ -43,8 +45,8 @@ inline constexpr char kMetaFormat[] = "format";  // "1"
 inline constexpr char kFormatVersion[] = "1";
 inline constexpr char kMetaLastEventSeq[] = "last_event_seq";
 inline constexpr char kMetaNextCaseNumber[] = "next_case_number";
-// The highest journal seq ever trimmed, so that seqs are not reused after
-// retention emptied the journal.
+// The highest journal seq the legacy journal family ever trimmed (read at
+// upgrade, so that seqs are not reused).
 inline constexpr char kMetaJournalTrimmedTo[] = "journal_trimmed_to";
 // Recovery re-applies the journal after this seq (see core::Pipeline).
 inline constexpr char kMetaRecoveryStart[] = "recovery_start";
@@ -81,47 +83,6 @@ inline int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-class RocksJournal final : public core::Journal {
- public:
-  // `last_seq`: the highest seq ever assigned (stored or trimmed); Append
-  // resumes after it. `first_seq`: where the stored entries start (a hint).
-  RocksJournal(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* journal,
-               rocksdb::ColumnFamilyHandle* meta, const JournalOptions& options,
-               uint64_t last_seq, uint64_t first_seq);
-
-  absl::StatusOr<uint64_t> Append(int64_t receive_ms, std::string_view topic,
-                                  std::string_view payload) override;
-  // Writes the pending group, if any. Any thread.
-  absl::Status Flush() override;
-  // Reads the database only: entries of a group not yet written are not
-  // visited, so callers that need them Flush() first.
-  absl::Status ForEachAfter(uint64_t after,
-                            const std::function<bool(const core::JournalEntry&)>& visit) override;
-  absl::Status TrimBefore(int64_t receive_ms) override;
-  uint64_t last_seq() const override { return last_seq_.load(std::memory_order_acquire); }
-  const core::FixedHistogram& write_latency() const { return write_latency_us_; }
-
- private:
-  absl::Status WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration Now() const;
-
-  rocksdb::DB* const db_;
-  rocksdb::ColumnFamilyHandle* const journal_;
-  rocksdb::ColumnFamilyHandle* const meta_;
-  const JournalOptions options_;
-  rocksdb::WriteOptions write_options_;
-
-  absl::Mutex mu_;
-  rocksdb::WriteBatch pending_ ABSL_GUARDED_BY(mu_);
-  absl::Duration oldest_pending_ ABSL_GUARDED_BY(mu_);
-  core::FixedHistogram write_latency_us_{core::kWriteLatencyBoundsUs};  // written under mu_  // Now() at the group's first Append
-  uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
-  std::atomic<uint64_t> last_seq_;  // the last seq handed out (pending included)
-
-  absl::Mutex trim_mu_;
-  uint64_t first_seq_ ABSL_GUARDED_BY(trim_mu_);  // no stored entry below this seq
-};
-
 class RocksCaseStore final : public core::CaseStore {
  public:
   struct Families {
@@ -132,9 +93,8 @@ class RocksCaseStore final : public core::CaseStore {
     rocksdb::ColumnFamilyHandle* meta;
     rocksdb::ColumnFamilyHandle* case_events;
   };
-  // `journal` (not owned) is flushed before every write, see rocksdb_store.h.
-  RocksCaseStore(rocksdb::DB* db, const Families& families, RocksJournal* journal, bool sync,
-                 uint64_t last_event_seq, uint64_t next_case_number, uint64_t outbox_depth);
+  RocksCaseStore(rocksdb::DB* db, const Families& families, bool sync, uint64_t last_event_seq,
+                 uint64_t next_case_number, uint64_t outbox_depth);
 
   absl::Status CommitAll(std::span<const core::CaseCommit> commits) override;
   absl::Status PutCheckpoint(std::string_view device_key, std::string_view checkpoint,
@@ -166,7 +126,6 @@ class RocksCaseStore final : public core::CaseStore {
 
   rocksdb::DB* const db_;
   const Families cf_;
-  RocksJournal* const journal_;
   rocksdb::WriteOptions commit_options_;  // sync per StoreOptions::sync_commits
   rocksdb::WriteOptions outbox_options_;  // never synced: a lost removal only republishes
 

@@ -89,11 +89,10 @@ namespace {
 using internal::DecodeU64;
 using internal::ToAbsl;
 
-constexpr const char* kFamilies[] = {internal::kJournalFamily,     internal::kEventsFamily,
-                                     internal::kCasesFamily,       internal::kOutboxFamily,
-                                     internal::kCheckpointsFamily, internal::kMetaFamily,
-                                     internal::kCaseEventsFamily};
-enum FamilyIndex { kJournal, kEvents, kCases, kOutbox, kCheckpoints, kMeta, kCaseEvents, kOurFamilies };
+constexpr const char* kFamilies[] = {internal::kEventsFamily, internal::kCasesFamily,
+                                     internal::kOutboxFamily, internal::kCheckpointsFamily,
+                                     internal::kMetaFamily,   internal::kCaseEventsFamily};
+enum FamilyIndex { kEvents, kCases, kOutbox, kCheckpoints, kMeta, kCaseEvents, kOurFamilies };
 
 // The BE u64 in meta[name], 0 when absent.
 absl::StatusOr<uint64_t> ReadMetaU64(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta,
@@ -140,6 +139,46 @@ absl::StatusOr<uint64_t> MaxWatermark(rocksdb::DB* db, rocksdb::ColumnFamilyHand
   return max;
 }
 
+// Moves the entries of the legacy journal family (if the database has one)
+// into `journal`, then drops the family. An upgrade interrupted half-way is
+// finished by the next Open: entries the journal already has are skipped.
+absl::Status MoveLegacyJournal(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                               SegmentJournal& journal) {
+  auto legacy = std::find_if(handles.begin(), handles.end(), [](rocksdb::ColumnFamilyHandle* h) {
+    return h->GetName() == internal::kLegacyJournalFamily;
+  });
+  if (legacy == handles.end()) return absl::OkStatus();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), *legacy));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t seq = 0;
+    const std::string_view value = internal::View(it->value());
+    std::string_view topic, payload;
+    if (!DecodeU64(it->key(), &seq) || value.size() < 12 ||
+        !internal::SplitTopicPayload(value.substr(8), &topic, &payload)) {
+      return absl::DataLossError("upgrade: malformed entry in the legacy journal");
+    }
+    if (seq <= journal.last_seq()) continue;
+    if (seq != journal.last_seq() + 1) {
+      return absl::DataLossError("upgrade: the legacy journal has a gap");
+    }
+    const auto receive_ms = static_cast<int64_t>(internal::GetBigEndian64(value.data()));
+    if (absl::StatusOr<uint64_t> appended = journal.Append(receive_ms, topic, payload);
+        !appended.ok()) {
+      return appended.status();
+    }
+  }
+  if (absl::Status s = ToAbsl(it->status(), "upgrade: read the legacy journal"); !s.ok()) return s;
+  it.reset();
+  if (absl::Status s = journal.Close(); !s.ok()) return s;  // synced before the family goes
+  if (absl::Status s = ToAbsl(db->DropColumnFamily(*legacy), "upgrade: drop the legacy journal");
+      !s.ok()) {
+    return s;
+  }
+  (void)db->DestroyColumnFamilyHandle(*legacy);
+  handles.erase(legacy);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct RocksStore::Db {
@@ -153,7 +192,7 @@ struct RocksStore::Db {
 
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // ours first (FamilyIndex), then others
-  std::unique_ptr<internal::RocksJournal> journal;
+  std::unique_ptr<SegmentJournal> journal;
   std::unique_ptr<internal::RocksCaseStore> cases;
   bool closed = false;
 };
@@ -221,19 +260,26 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
         absl::StrCat("store ", path, ": unknown format \"", format, "\""));
   }
 
-  // The journal resumes after the highest seq it ever used: stored, trimmed by
-  // retention, or named by a checkpoint (the last guards against reusing a
-  // seq whose entry a crash lost; the commit order makes that impossible, but
-  // the check is cheap).
-  uint64_t journal_first = 0, journal_last = 0;
-  if (absl::Status st = KeyRange(raw, h[kJournal], &journal_first, &journal_last); !st.ok()) {
-    return st;
+  // The journal resumes after the highest seq it ever used, or that a
+  // checkpoint names (a guard: the commit order makes a watermark past the
+  // journal impossible after a process crash, not after power loss). An
+  // upgraded database's legacy family starts where it was trimmed.
+  uint64_t legacy_first = 0, legacy_last = 0;
+  for (rocksdb::ColumnFamilyHandle* handle : h) {
+    if (handle->GetName() != internal::kLegacyJournalFamily) continue;
+    if (absl::Status st = KeyRange(raw, handle, &legacy_first, &legacy_last); !st.ok()) return st;
   }
   absl::StatusOr<uint64_t> trimmed_to = ReadMetaU64(raw, h[kMeta], internal::kMetaJournalTrimmedTo);
   if (!trimmed_to.ok()) return trimmed_to.status();
   absl::StatusOr<uint64_t> watermark = MaxWatermark(raw, h[kCheckpoints]);
   if (!watermark.ok()) return watermark.status();
-  const uint64_t journal_seq = std::max({journal_last, *trimmed_to, *watermark});
+  const uint64_t journal_floor = legacy_first != 0 ? std::max(*trimmed_to, legacy_first - 1)
+                                                   : std::max(*trimmed_to, *watermark);
+  absl::StatusOr<std::unique_ptr<SegmentJournal>> journal =
+      SegmentJournal::Open(path + "/journal", options.journal, journal_floor);
+  if (!journal.ok()) return journal.status();
+  db->journal = std::move(*journal);
+  if (absl::Status st = MoveLegacyJournal(raw, db->handles, *db->journal); !st.ok()) return st;
 
   uint64_t events_first = 0, events_last = 0;
   if (absl::Status st = KeyRange(raw, h[kEvents], &events_first, &events_last); !st.ok()) {
@@ -244,16 +290,13 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   absl::StatusOr<uint64_t> next_case = ReadMetaU64(raw, h[kMeta], internal::kMetaNextCaseNumber);
   if (!next_case.ok()) return next_case.status();
 
-  db->journal = std::make_unique<internal::RocksJournal>(
-      raw, h[kJournal], h[kMeta], options.journal, journal_seq,
-      journal_first != 0 ? journal_first : journal_seq + 1);
   absl::StatusOr<uint64_t> outbox_depth = CountKeys(raw, h[kOutbox]);
   if (!outbox_depth.ok()) return outbox_depth.status();
   internal::RocksCaseStore::Families families{h[kEvents],      h[kCases], h[kOutbox],
                                               h[kCheckpoints], h[kMeta],  h[kCaseEvents]};
   db->cases = std::make_unique<internal::RocksCaseStore>(
-      raw, families, db->journal.get(), options.sync_commits,
-      std::max(*last_event, events_last), std::max<uint64_t>(*next_case, 1), *outbox_depth);
+      raw, families, options.sync_commits, std::max(*last_event, events_last),
+      std::max<uint64_t>(*next_case, 1), *outbox_depth);
   return std::unique_ptr<RocksStore>(new RocksStore(std::move(db)));
 }
 
@@ -277,8 +320,8 @@ const core::FixedHistogram& RocksStore::store_write_latency_us() const {
 absl::Status RocksStore::Close() {
   if (db_->closed) return absl::OkStatus();
   db_->closed = true;
-  absl::Status status = db_->journal->Flush();
   // A clean shutdown also survives power loss right after it.
+  absl::Status status = db_->journal->Close();
   if (absl::Status s = ToAbsl(db_->db->SyncWAL(), "close: sync"); status.ok()) status = s;
   for (rocksdb::ColumnFamilyHandle* handle : db_->handles) {
     if (absl::Status s = ToAbsl(db_->db->DestroyColumnFamilyHandle(handle), "close"); status.ok()) {

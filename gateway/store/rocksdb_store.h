@@ -1,8 +1,7 @@
-// RocksStore: the RocksDB adapters of the core's storage ports (core/ports.h).
-// One database at a path holds everything, in column families:
+// RocksStore: the storage adapters of the core's ports (core/ports.h) in one
+// directory: the journal in `<path>/journal` (SegmentJournal, segment files),
+// everything else in a RocksDB database at `<path>`, in column families:
 //
-//   journal      BE u64 journal seq -> BE u64 receive_ms, BE u32 topic length,
-//                topic, payload (the raw MQTT message)
 //   events       BE u64 event seq   -> case event JSON
 //   cases        case id            -> case JSON (latest)
 //   outbox       BE u64 event seq   -> BE u32 topic length, topic, payload
@@ -10,21 +9,24 @@
 //   case_events  case id, NUL, BE u64 event seq -> "" (each case's events, in
 //                                      the same batch as the event)
 //   meta         name               -> value (format, last_event_seq,
-//                                      next_case_number, journal_trimmed_to,
-//                                      recovery_start)
+//                                      next_case_number, recovery_start)
 //
 // Big-endian fixed-width numbers make RocksDB's bytewise key order the numeric
 // order. Device keys are stored exactly as given (devices::EncodeDeviceKey).
 //
-// Durability. The journal group-commits (JournalOptions); a CaseStore write
-// (Commit, PutCheckpoint) is one atomic WriteBatch through the WAL, and first
-// writes the journal's pending group, so that the WAL order guarantees what
-// recovery relies on: a checkpoint's journal watermark never points past the
-// journal that survived a crash. RocksDB recovers the WAL up to the last
-// complete record (kPointInTimeRecovery), so a crash keeps a prefix of writes.
+// Durability. Every journal Append is written before it returns (see
+// SegmentJournal for the modes); a CaseStore write (Commit, PutCheckpoint) is
+// one atomic WriteBatch through RocksDB's WAL, which recovers up to the last
+// complete record (kPointInTimeRecovery), so a crash keeps a prefix of case
+// changes. A checkpoint's journal watermark never points past the journal
+// that survives a process crash, because the worker that writes it only saw
+// entries already appended. (After power loss without fsync either may lose
+// its tail; the journal then resumes after the highest watermark, so seqs are
+// never reused.)
 //
-// Journal::ForEachAfter reads the database only: entries of a group not yet
-// written are not visited, so a caller that needs them calls Flush() first.
+// Upgrading: a database whose journal is still a RocksDB column family (the
+// layout before SegmentJournal) has its entries moved to the segment files at
+// Open, and the family dropped.
 //
 // Threads: see core::Journal and core::CaseStore. Additionally Flush() and
 // last_seq() may be called from any thread. RocksStore itself (Open, Close,
@@ -42,30 +44,9 @@
 #include "absl/time/time.h"
 #include "gateway/core/counters.h"
 #include "gateway/core/ports.h"
+#include "gateway/store/segment_journal.h"
 
 namespace precall::store {
-
-enum class JournalMode {
-  // Appends collect in a WriteBatch that is written (WAL, no fsync) when it
-  // holds group_commit_size entries, when an Append finds its oldest entry
-  // group_commit_interval old, or on Flush(). A process crash loses at most
-  // the unwritten group. Nothing flushes an idle journal by itself: the owner
-  // calls Flush() when traffic pauses (e.g. every interval from a timer).
-  kGroup,
-  // Every Append is written at once (WAL, no fsync): survives a process crash.
-  kStrict,
-  // Every Append is written at once and the WAL fsynced: survives power loss.
-  kFsync,
-};
-
-struct JournalOptions {
-  JournalMode mode = JournalMode::kGroup;                         // default: group
-  absl::Duration group_commit_interval = absl::Milliseconds(5);  // default: 5 ms
-  std::size_t group_commit_size = 256;                            // default: 256 entries
-  // Monotonic time since an arbitrary epoch, for the age of a group (tests
-  // inject a fake). Default (empty): std::chrono::steady_clock.
-  std::function<absl::Duration()> monotonic_now;
-};
 
 struct StoreOptions {
   JournalOptions journal;

@@ -1,14 +1,16 @@
-// RocksStore: the journal (order, binary round trip, seq continuity, group
-// commit by size, age and Flush, strict modes, retention) and the case store
+// RocksStore: the journal through the store (binary round trip, seq
+// continuity, the upgrade of a legacy journal family; the segment files
+// themselves are in segment_journal_test.cc) and the case store
 // (atomic commits readable after reopen, paging, outbox, counters, concurrent
 // commits). Crash behaviour is in rocksdb_crash_test.cc.
 #include "gateway/store/rocksdb_store.h"
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -23,6 +25,7 @@
 #include "absl/time/time.h"
 #include "devices/ids.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 
 namespace precall::store {
 namespace {
@@ -45,6 +48,14 @@ std::vector<Stored> ReadJournal(core::Journal& journal, uint64_t after = 0) {
     return true;
   });
   EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+// `n` bytes of `v`, big-endian (the legacy journal family's encoding).
+std::string BigEndian(uint64_t v, int n) {
+  std::string out(static_cast<std::size_t>(n), '\0');
+  for (int i = n - 1; i >= 0; --i, v >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return out;
 }
 
@@ -94,18 +105,8 @@ class StoreTest : public ::testing::Test {
     o.journal.mode = JournalMode::kStrict;
     return o;
   }
-  // Group mode on a fake clock that only moves when the test says so.
-  StoreOptions Group(std::size_t size, absl::Duration interval) {
-    StoreOptions o;
-    o.journal.mode = JournalMode::kGroup;
-    o.journal.group_commit_size = size;
-    o.journal.group_commit_interval = interval;
-    o.journal.monotonic_now = [this] { return now_; };
-    return o;
-  }
 
   std::string dir_;
-  absl::Duration now_ = absl::Seconds(1000);
   std::unique_ptr<RocksStore> store_;
 };
 
@@ -159,105 +160,6 @@ TEST_F(StoreTest, JournalSeqContinuesAcrossReopen) {
   store_.reset();
   EXPECT_EQ(Open().journal().last_seq(), 4u);
 }
-
-TEST_F(StoreTest, GroupCommitWritesWhenTheGroupIsFullOrFlushed) {
-  core::Journal& j = Open(Group(4, absl::Hours(1))).journal();
-  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(j.Append(i, "t", "p").ok());
-  EXPECT_EQ(j.last_seq(), 3u);
-  EXPECT_TRUE(ReadJournal(j).empty()) << "a group of 3 of 4 is still in memory";
-  ASSERT_TRUE(j.Append(4, "t", "p").ok());
-  EXPECT_EQ(Seqs(ReadJournal(j)), (std::vector<uint64_t>{1, 2, 3, 4}));
-  ASSERT_TRUE(j.Append(5, "t", "p").ok());
-  EXPECT_EQ(ReadJournal(j).size(), 4u);
-  ASSERT_TRUE(j.Flush().ok());
-  EXPECT_EQ(Seqs(ReadJournal(j)), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
-  ASSERT_TRUE(j.Flush().ok());  // nothing pending: a no-op
-  EXPECT_EQ(ReadJournal(j).size(), 5u);
-}
-
-TEST_F(StoreTest, GroupCommitWritesWhenTheOldestEntryIsOld) {
-  core::Journal& j = Open(Group(1000, absl::Milliseconds(5))).journal();
-  ASSERT_TRUE(j.Append(1, "t", "p").ok());
-  now_ += absl::Milliseconds(4);
-  ASSERT_TRUE(j.Append(2, "t", "p").ok());
-  EXPECT_TRUE(ReadJournal(j).empty()) << "the oldest entry is 4 ms old";
-  now_ += absl::Milliseconds(1);
-  ASSERT_TRUE(j.Append(3, "t", "p").ok());
-  EXPECT_EQ(Seqs(ReadJournal(j)), (std::vector<uint64_t>{1, 2, 3}));
-  // The age counts from the first entry of the new group.
-  ASSERT_TRUE(j.Append(4, "t", "p").ok());
-  now_ += absl::Milliseconds(3);
-  ASSERT_TRUE(j.Append(5, "t", "p").ok());
-  EXPECT_EQ(ReadJournal(j).size(), 3u);
-  now_ += absl::Milliseconds(2);
-  ASSERT_TRUE(j.Append(6, "t", "p").ok());
-  EXPECT_EQ(ReadJournal(j).size(), 6u);
-}
-
-TEST_F(StoreTest, StrictAndFsyncModesWriteEveryAppendAtOnce) {
-  for (JournalMode mode : {JournalMode::kStrict, JournalMode::kFsync}) {
-    StoreOptions o;
-    o.journal.mode = mode;
-    o.journal.group_commit_size = 1000;
-    o.journal.group_commit_interval = absl::Hours(1);
-    core::Journal& j = Open(o).journal();
-    const uint64_t before = j.last_seq();
-    for (uint64_t i = 1; i <= 3; ++i) {
-      ASSERT_TRUE(j.Append(static_cast<int64_t>(i), "t", "p").ok());
-      EXPECT_EQ(ReadJournal(j, before).size(), i);
-    }
-  }
-}
-
-TEST_F(StoreTest, TrimBeforeDropsOlderEntriesAndSeqsAreNotReused) {
-  core::Journal& j = Open(Strict()).journal();
-  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(j.Append(i * 100, "t", absl::StrCat(i)).ok());
-  ASSERT_TRUE(j.TrimBefore(0).ok());
-  EXPECT_EQ(ReadJournal(j).size(), 10u);
-  ASSERT_TRUE(j.TrimBefore(450).ok());
-  std::vector<Stored> left = ReadJournal(j);
-  ASSERT_EQ(Seqs(left), (std::vector<uint64_t>{5, 6, 7, 8, 9, 10}));
-  EXPECT_EQ(left.front().receive_ms, 500);
-  EXPECT_EQ(left.front().payload, "5");
-  ASSERT_TRUE(j.TrimBefore(500).ok());  // the cut is exclusive
-  EXPECT_EQ(ReadJournal(j).size(), 6u);
-  ASSERT_TRUE(j.TrimBefore(300).ok());  // an older cut changes nothing
-  EXPECT_EQ(ReadJournal(j).size(), 6u);
-  ASSERT_TRUE(j.TrimBefore(10'000).ok());
-  EXPECT_TRUE(ReadJournal(j).empty());
-  EXPECT_EQ(j.last_seq(), 10u);
-  ASSERT_TRUE(j.TrimBefore(20'000).ok());  // an empty journal
-
-  // Retention emptied the journal: seqs still go on after a reopen.
-  core::Journal& again = Open(Strict()).journal();
-  EXPECT_EQ(again.last_seq(), 10u);
-  absl::StatusOr<uint64_t> seq = again.Append(30'000, "t", "p");
-  ASSERT_TRUE(seq.ok());
-  EXPECT_EQ(*seq, 11u);
-  EXPECT_EQ(Seqs(ReadJournal(again)), (std::vector<uint64_t>{11}));
-}
-
-TEST_F(StoreTest, TrimBeforeFindsTheCutAmongEqualTimes) {
-  core::Journal& j = Open(Group(64, absl::Hours(1))).journal();
-  // 1000 entries, three per millisecond: receive_ms = (seq - 1) / 3.
-  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(j.Append(i / 3, "t", "p").ok());
-  ASSERT_TRUE(j.Flush().ok());
-  for (int64_t cut : {1, 2, 50, 51, 52, 100, 200, 331, 332, 333, 334}) {
-    ASSERT_TRUE(j.TrimBefore(cut).ok());
-    std::vector<Stored> left = ReadJournal(j);
-    if (cut > 333) {
-      EXPECT_TRUE(left.empty()) << cut;
-      continue;
-    }
-    ASSERT_FALSE(left.empty()) << cut;
-    EXPECT_EQ(left.front().seq, static_cast<uint64_t>(cut * 3 + 1)) << cut;
-    EXPECT_EQ(left.front().receive_ms, cut);
-    EXPECT_EQ(left.back().seq, 1000u);
-    EXPECT_EQ(left.size(), 1000u - static_cast<uint64_t>(cut * 3)) << cut;
-  }
-}
-
-// --- Case store --------------------------------------------------------------
 
 TEST_F(StoreTest, EmptyCaseStore) {
   core::CaseStore& cases = Open().cases();
@@ -455,16 +357,41 @@ TEST_F(StoreTest, ForEachCaseVisitsCasesInIdOrder) {
                                             MakeCommit(3, "c-c").case_json}));
 }
 
-TEST_F(StoreTest, CommitWritesThePendingJournalGroupFirst) {
-  RocksStore& store = Open(Group(1000, absl::Hours(1)));
-  ASSERT_TRUE(store.journal().Append(1, "t", "p").ok());
-  ASSERT_TRUE(store.journal().Append(2, "t", "p").ok());
-  EXPECT_TRUE(ReadJournal(store.journal()).empty());
-  ASSERT_TRUE(store.cases().Commit(MakeCommit(1, "c-1", "dev", 2)).ok());
-  EXPECT_EQ(Seqs(ReadJournal(store.journal())), (std::vector<uint64_t>{1, 2}));
-  ASSERT_TRUE(store.journal().Append(3, "t", "p").ok());
-  ASSERT_TRUE(store.cases().PutCheckpoint("dev", "s", 3).ok());
-  EXPECT_EQ(ReadJournal(store.journal()).size(), 3u);
+// A database from before SegmentJournal keeps its journal in a column
+// family; Open moves the entries into the segment files (seqs and bytes
+// unchanged), drops the family, and appends go on after them.
+TEST_F(StoreTest, OpenMovesALegacyJournalFamilyIntoSegments) {
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_ + "/db", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::ColumnFamilyHandle* journal = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "journal", &journal).ok());
+    // Seqs 3..5 (1..2 were trimmed), value: BE u64 receive_ms, BE u32 topic length, topic, payload.
+    for (uint64_t seq = 3; seq <= 5; ++seq) {
+      const std::string key = BigEndian(seq, 8);
+      const std::string value = BigEndian(1000 + seq, 8) + BigEndian(3, 4) + "t/" +
+                                std::to_string(seq) + absl::StrCat("payload ", seq);
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), journal, key, value).ok());
+    }
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(journal).ok());
+  }
+  {
+    core::Journal& j = Open().journal();
+    EXPECT_EQ(ReadJournal(j), (std::vector<Stored>{{3, 1003, "t/3", "payload 3"},
+                                                   {4, 1004, "t/4", "payload 4"},
+                                                   {5, 1005, "t/5", "payload 5"}}));
+    absl::StatusOr<uint64_t> seq = j.Append(2000, "t/6", "p");
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(*seq, 6u);
+  }
+  store_.reset();
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_ + "/db", &families).ok());
+  EXPECT_EQ(std::count(families.begin(), families.end(), "journal"), 0);
+  EXPECT_EQ(Seqs(ReadJournal(Open().journal())), (std::vector<uint64_t>{3, 4, 5, 6}));
 }
 
 TEST_F(StoreTest, ConcurrentCommitsLoseNothing) {
@@ -542,8 +469,8 @@ TEST_F(StoreTest, OpenFailsWhereNoDirectoryCanBe) {
   EXPECT_FALSE(store.ok());
 }
 
-TEST_F(StoreTest, CloseIsIdempotentAndKeepsPendingEntries) {
-  RocksStore& store = Open(Group(1000, absl::Hours(1)));
+TEST_F(StoreTest, CloseIsIdempotentAndKeepsTheJournal) {
+  RocksStore& store = Open();
   ASSERT_TRUE(store.journal().Append(1, "t", "p").ok());
   ASSERT_TRUE(store.Close().ok());
   ASSERT_TRUE(store.Close().ok());
