@@ -22,7 +22,6 @@ namespace precall::rules {
 namespace {
 
 constexpr int kMaxNesting = 64;
-constexpr int kMaxTreeHeight = 256;
 constexpr std::size_t kMaxExpressionLength = 65536;
 constexpr std::size_t kMaxCodeLength = 64;
 

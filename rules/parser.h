@@ -12,6 +12,10 @@
 
 namespace precall::rules {
 
+// The parser refuses trees taller than this (binary operators and unary ones
+// each add a level); evaluation sizes its stack from it (program.h).
+inline constexpr int kMaxTreeHeight = 256;
+
 struct ExprError {
   int offset;  // byte offset into the expression text where the problem is
   std::string message;

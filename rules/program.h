@@ -44,8 +44,12 @@ struct Instr {
   int64_t ms = 0;     // kSilent
 };
 
-// Evaluation stack bound; the parser caps nesting well below it.
-inline constexpr int kMaxStackDepth = 128;
+// Evaluation stack bound. Postfix evaluation of a tree of height h never
+// holds more than h + 1 values (a leaf holds 1; a binary node holds its left
+// value while its right subtree needs at most its own height + 1), and the
+// parser refuses trees taller than kMaxTreeHeight (parser.h), which
+// rule_set.cc checks against this at compile time.
+inline constexpr int kMaxStackDepth = 257;
 
 struct Program {
   std::vector<Instr> code;

@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "rules/parser.h"
 
 namespace precall::rules {
 namespace {
@@ -42,6 +43,9 @@ OpCode ToOpCode(Op op) {
   }
   return OpCode::kAdd;
 }
+
+static_assert(kMaxStackDepth >= kMaxTreeHeight + 1,
+              "every tree the parser accepts must fit on Evaluate's stack");
 
 // Emits postfix code for one expression tree and records what the rule uses.
 class Compiler {

@@ -2,6 +2,7 @@
 // and files: each diagnostic's exact file:line:col.
 #include "rules/rule_set.h"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,26 @@ TEST(RuleSetTest, ARuleNamingNoMetricPointsAtItsWhen) {
                           "it would never be evaluated",
                           "r.yaml:4:25: rule 'never' names no metric, dtc() or silent(), so it "
                           "would never be evaluated"));
+}
+
+// Evaluate's stack is fixed: every expression the parser accepts must fit.
+// Nested `v or v and v < v + v * (...)` keeps four values waiting per level
+// (the deepest stacks per height); 26 levels once overflowed a 128-slot stack.
+TEST(RuleSetTest, EveryAcceptedExpressionFitsTheEvaluationStack) {
+  int deepest = 0;
+  for (int n = 1; n <= 80; ++n) {
+    std::string when;
+    for (int i = 0; i < n; ++i) when += "v or v and v < v + v * (";
+    when += "v" + std::string(static_cast<std::size_t>(n), ')');
+    RuleFile file = ParseRuleFile("rules:\n  - name: r\n    when: " + when + "\n", "r.yaml");
+    if (!file.errors.empty()) continue;  // too deep for the parser
+    RuleSet::Built built = RuleSet::Build(std::move(file.rules));
+    ASSERT_NE(built.rules, nullptr) << n;
+    const int depth = built.rules->rule(0).when.max_depth;
+    EXPECT_LE(depth, kMaxStackDepth) << n << " levels";
+    deepest = std::max(deepest, depth);
+  }
+  EXPECT_GT(deepest, 200) << "the test should reach deep stacks";
 }
 
 }  // namespace
