@@ -473,7 +473,8 @@ class Parser {
       std::string_view code = arg.token->value;
       const bool prefix = !code.empty() && code.back() == '*';
       if (prefix) code.remove_suffix(1);
-      if (IsValidCode(code)) {
+      // "*" alone is the empty prefix: any code active.
+      if (IsValidCode(code) || (prefix && code.empty())) {
         call.code = std::string(code);
         call.code_prefix = prefix;
       } else {

@@ -105,6 +105,7 @@ TEST_F(DeviceStateTest, DtcSetReportsEnteredAndLeftCodes) {
   EXPECT_TRUE(d.DtcActive("P0217"));
   EXPECT_TRUE(d.DtcActivePrefix("SPN110."));
   EXPECT_FALSE(d.DtcActivePrefix("SPN111"));
+  EXPECT_TRUE(d.DtcActivePrefix(""));  // dtc("*"): any code
 
   d.Apply(s, 2, 2, effects_);  // the same set rebroadcast: nothing changes
   EXPECT_TRUE(effects_.dtc_present);

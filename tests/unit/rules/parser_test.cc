@@ -193,6 +193,11 @@ TEST(ParserTest, CallFields) {
   EXPECT_EQ(result.expr->code, "SPN110.");
   EXPECT_TRUE(result.expr->code_prefix);
 
+  result = ParseExpression(R"(dtc("*"))");  // the empty prefix: any code
+  ASSERT_TRUE(result.errors.empty());
+  EXPECT_EQ(result.expr->code, "");
+  EXPECT_TRUE(result.expr->code_prefix);
+
   result = ParseExpression(R"(dtc("P0217"))");
   ASSERT_TRUE(result.errors.empty());
   EXPECT_EQ(result.expr->code, "P0217");
@@ -389,7 +394,7 @@ TEST(ParserTest, DtcArguments) {
   EXPECT_THAT(Error("dtc(1m)"), IsError(4, kNeedsString));
   EXPECT_THAT(Error(R"(dtc("A B"))"), IsError(4, Concat("invalid fault code \"A B\"", kCodeRule)));
   EXPECT_THAT(Error(R"(dtc(""))"), IsError(4, Concat("invalid fault code \"\"", kCodeRule)));
-  EXPECT_THAT(Error(R"(dtc("*"))"), IsError(4, Concat("invalid fault code \"*\"", kCodeRule)));
+  EXPECT_THAT(Error(R"(dtc("**"))"), IsError(4, Concat("invalid fault code \"**\"", kCodeRule)));
   EXPECT_THAT(Error(R"(dtc("A*B"))"), IsError(4, Concat("invalid fault code \"A*B\"", kCodeRule)));
   EXPECT_THAT(Error(R"(dtc("A**"))"), IsError(4, Concat("invalid fault code \"A**\"", kCodeRule)));
   const std::string too_long(65, 'A');
