@@ -13,7 +13,9 @@
 // "1.7976931348623159e308"); underflow ("1e-400") quietly becomes 0. When a parse
 // fails, a check of the raw token against the JSON number grammar tells the two
 // apart: malformed is bad_json; well-formed but not a finite double is non_finite (a
-// metric) or bad_field (ts, seq). A successful parse needs no check (the hot path).
+// metric) or bad_field (ts, seq). A metric spelled NaN, Infinity, -Infinity, nan or
+// inf (not JSON, but what Python's json module and printf write) is non_finite too. A successful
+// parse needs no check (the hot path).
 //
 // Root scalars ("42", "\"x\"", "null") are bad_field, but only if the whole payload is
 // one valid JSON value; On-Demand cannot tell "42" from "42 43" without consuming the
@@ -87,6 +89,20 @@ bool IsJsonNumber(std::string_view s) {
     if (i == start) return false;
   }
   return i == n;
+}
+
+// The literals non-standard JSON writers use for non-finite numbers: NaN,
+// Infinity, -Infinity (Python's json, Jackson), nan, inf, -inf (printf).
+bool IsNonFiniteLiteral(od::value& value) {
+  std::string_view token = TrimToken(value.raw_json_token());
+  if (!token.empty() && (token.front() == '-' || token.front() == '+')) token.remove_prefix(1);
+  auto equals_ignoring_case = [token](std::string_view word) {
+    return token.size() == word.size() &&
+           std::equal(token.begin(), token.end(), word.begin(),
+                      [](char a, char b) { return (a | 0x20) == b; });
+  };
+  return equals_ignoring_case("nan") || equals_ignoring_case("inf") ||
+         equals_ignoring_case("infinity");
 }
 
 bool IsWellFormedNumber(od::value& value) {
@@ -352,6 +368,10 @@ bool DecodeMetrics(od::value& value, json_type type, Sample& sample, NameSet& na
     // common case needs no type() first.
     double number;
     if (metric.get_double().get(number) != simdjson::SUCCESS || !std::isfinite(number)) {
+      if (IsNonFiniteLiteral(metric)) {
+        Reject(sample, RejectReason::kNonFinite);
+        continue;
+      }
       json_type metric_type;
       if (metric.type().get(metric_type) != simdjson::SUCCESS) return false;
       if (metric_type == json_type::number) {

@@ -425,6 +425,28 @@ TEST_F(DecoderTest, MetricsBeyondTheDoubleRangeAreNonFinite) {
   }
 }
 
+// Not JSON, but what Python's json.dumps(float("nan")) and printf write: the
+// sender meant a non-finite number, so the sample is non_finite, not bad_json.
+TEST_F(DecoderTest, NonFiniteLiteralsAreNonFinite) {
+  for (std::string_view literal :
+       {"NaN", "Infinity", "-Infinity", "+Infinity", "nan", "inf", "-inf", "INF"}) {
+    const std::string payload =
+        R"({"ts":5,"metrics":{"a":1,"b":)" + std::string(literal) + R"(,"c":2},"dtc":[]})";
+    EXPECT_EQ(SampleReject(payload), RejectReason::kNonFinite) << payload;
+  }
+  // Other bare words stay malformed JSON.
+  for (std::string_view word : {"NaNa", "infinit", "nul", "-", "Inf1"}) {
+    EXPECT_EQ(decoder_.Decode(R"({"metrics":{"a":)" + std::string(word) + "}}"),
+              RejectReason::kBadJson)
+        << word;
+  }
+  // A batch drops only the sample with the non-finite value.
+  ASSERT_EQ(decoder_.Decode(R"([{"metrics":{"a":NaN}},{"metrics":{"a":3}}])"), RejectReason::kNone);
+  ASSERT_EQ(decoder_.samples().size(), 2u);
+  EXPECT_EQ(decoder_.samples()[0].reject, RejectReason::kNonFinite);
+  EXPECT_EQ(decoder_.samples()[1].reject, RejectReason::kNone);
+}
+
 TEST_F(DecoderTest, TooManyMetrics) {
   EXPECT_EQ(SampleReject(MetricsPayload(kMaxMetricsPerSample)), RejectReason::kNone);
   EXPECT_EQ(Only().metrics.size(), kMaxMetricsPerSample);
