@@ -127,13 +127,15 @@ void DeviceState::ApplyDtc(const Sample& sample, SampleEffects& effects) {
 double DeviceState::Window(uint32_t slot, int window, WindowFunc func, int64_t now) {
   MetricWindows* series = Series(slot);
   if (series == nullptr) return func == WindowFunc::kCount ? 0.0 : kUnknown;
-  return series->Query(plan_->windows(slot), window, func, now);
+  // No later sample of this device is older than its last: points that left
+  // before that are gone for good, later ones only for this `now`.
+  return series->Query(plan_->windows(slot), window, func, now, last_ts_);
 }
 
 int64_t DeviceState::WindowExpiry(uint32_t slot, int window, int64_t now) {
   MetricWindows* series = Series(slot);
   if (series == nullptr) return std::numeric_limits<int64_t>::max();
-  return series->NextExpiry(plan_->windows(slot), window, now);
+  return series->NextExpiry(plan_->windows(slot), window, now, last_ts_);
 }
 
 bool DeviceState::DtcActive(std::string_view code) const {

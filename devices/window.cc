@@ -188,29 +188,41 @@ void MetricWindows::Push(Specs specs, int64_t ts, double value) {
   for (std::size_t i = 0; i < specs.size(); ++i) AddToWindow(v, specs[i], v.windows[i], pos);
 }
 
-double MetricWindows::Query(Specs specs, int index, WindowFunc func, int64_t now) {
+double MetricWindows::Query(Specs specs, int index, WindowFunc func, int64_t now, int64_t settled) {
   if (!block_) return func == WindowFunc::kCount ? 0.0 : kUnknown;
   const auto i = static_cast<std::size_t>(index);
   const View v = Map(specs.size());
   Window& w = v.windows[i];
-  Evict(v, specs[i], w, now);
-  if (w.first == end_) return func == WindowFunc::kCount ? 0.0 : kUnknown;
-  const double n = static_cast<double>(end_ - w.first);
+  Evict(v, specs[i], w, std::min(now, settled));
+  // Past `settled`, the points that left stay; their share comes off copies.
+  uint32_t first = w.first;
+  double sum = w.sum;
+  double sum_sq = w.sum_sq;
+  if (now > settled) {
+    first = FirstAt(v, specs[i], w, now);
+    for (uint32_t pos = w.first; pos != first; ++pos) {
+      const double shifted = v.At(pos).value - w.shift;
+      sum -= shifted;
+      sum_sq -= shifted * shifted;
+    }
+  }
+  if (first == end_) return func == WindowFunc::kCount ? 0.0 : kUnknown;
+  const double n = static_cast<double>(end_ - first);
   const Point& newest = v.At(end_ - 1);
-  const Point& oldest = v.At(w.first);
+  const Point& oldest = v.At(first);
   switch (func) {
     case WindowFunc::kCount: return n;
-    case WindowFunc::kSum: return w.sum + w.shift * n;
-    case WindowFunc::kAvg: return w.shift + w.sum / n;
+    case WindowFunc::kSum: return sum + w.shift * n;
+    case WindowFunc::kAvg: return w.shift + sum / n;
     case WindowFunc::kStddev: {
       if (n == 1) return 0;  // exactly, whatever the rounding of the sums
-      const double mean = w.sum / n;
-      double variance = w.sum_sq / n - mean * mean;
+      const double mean = sum / n;
+      double variance = sum_sq / n - mean * mean;
       return std::sqrt(std::max(0.0, variance));
     }
-    case WindowFunc::kMin: return v.At(v.DequeAt(w.deque).front()).value;
+    case WindowFunc::kMin: return v.At(FrontFrom(v.DequeAt(w.deque), first)).value;
     case WindowFunc::kMax:
-      return v.At(v.DequeAt(w.deque + (specs[i].want_min ? 1 : 0)).front()).value;
+      return v.At(FrontFrom(v.DequeAt(w.deque + (specs[i].want_min ? 1 : 0)), first)).value;
     case WindowFunc::kDelta: return newest.value - oldest.value;
     case WindowFunc::kRate: {
       int64_t span_ms = newest.ts - oldest.ts;
@@ -221,14 +233,15 @@ double MetricWindows::Query(Specs specs, int index, WindowFunc func, int64_t now
   return kUnknown;
 }
 
-int64_t MetricWindows::NextExpiry(Specs specs, int index, int64_t now) {
+int64_t MetricWindows::NextExpiry(Specs specs, int index, int64_t now, int64_t settled) {
   if (!block_) return std::numeric_limits<int64_t>::max();
   const auto i = static_cast<std::size_t>(index);
   const View v = Map(specs.size());
   Window& w = v.windows[i];
-  Evict(v, specs[i], w, now);
-  if (w.first == end_) return std::numeric_limits<int64_t>::max();
-  return v.At(w.first).ts + specs[i].length_ms;
+  Evict(v, specs[i], w, std::min(now, settled));
+  const uint32_t first = now > settled ? FirstAt(v, specs[i], w, now) : w.first;
+  if (first == end_) return std::numeric_limits<int64_t>::max();
+  return v.At(first).ts + specs[i].length_ms;
 }
 
 }  // namespace precall::devices

@@ -70,12 +70,20 @@ class MetricWindows {
 
   // The aggregate over window `index` at time `now` (>= the last pushed ts for
   // exact results); kUnknown (NaN) for an empty window, except kCount (0).
-  // Not const: it drops points that left the window.
-  double Query(Specs specs, int index, WindowFunc func, int64_t now);
+  // Not const: it drops points that left the window, but only up to
+  // `settled`, the time no later push or query can be older than (the
+  // device's last sample). A clock evaluation at a `now` past it looks past
+  // the points that left without dropping them: a later sample of the device
+  // may be older than that `now` and still see them (CONTRACT §2: windows
+  // end at the sample's own time).
+  double Query(Specs specs, int index, WindowFunc func, int64_t now,
+               int64_t settled = std::numeric_limits<int64_t>::max());
 
   // The earliest time after `now` at which window `index`'s contents change
   // by expiry (oldest point's ts + length), or INT64_MAX if it is empty.
-  int64_t NextExpiry(Specs specs, int index, int64_t now);
+  // Drops points as Query does.
+  int64_t NextExpiry(Specs specs, int index, int64_t now,
+                     int64_t settled = std::numeric_limits<int64_t>::max());
 
   // Rebuilds the aggregates for another set of windows from the retained
   // points (rule reload); later calls pass `specs`. Points older than the new
@@ -110,6 +118,7 @@ class MetricWindows {
     Deque(uint32_t* d, uint32_t mask) : d_(d), mask_(mask) {}
     bool empty() const { return d_[0] == d_[1]; }
     uint32_t front() const { return d_[2 + (d_[0] & mask_)]; }
+    uint32_t at(uint32_t k) const { return d_[2 + ((d_[0] + k) & mask_)]; }
     uint32_t back() const { return d_[2 + ((d_[1] - 1) & mask_)]; }
     void pop_front() { ++d_[0]; }
     void pop_back() { --d_[1]; }
@@ -147,6 +156,21 @@ class MetricWindows {
     const int64_t horizon = now - spec.length_ms;
     if (w.first != end_ && v.At(w.first).ts <= horizon) EvictUpTo(v, spec, w, horizon);
   }
+  // The position of the oldest point of `w` with ts > now - length, without
+  // dropping any (end_ if none).
+  uint32_t FirstAt(const View& v, const WindowSpec& spec, const Window& w, int64_t now) const {
+    const int64_t horizon = now - spec.length_ms;
+    uint32_t first = w.first;
+    while (first != end_ && v.At(first).ts <= horizon) ++first;
+    return first;
+  }
+  // The first position of deque `d` at or after `first` (which is not end_:
+  // the newest point is in every deque).
+  uint32_t FrontFrom(Deque d, uint32_t first) const {
+    uint32_t k = 0;
+    while (d.at(k) - first >= end_ - first) ++k;  // positions wrap: compare distances
+    return d.at(k);
+  }
   void DropOldest(Specs specs, const View& v);
   void ReleaseUnused(const View& v, std::size_t window_count);
   // `w` (not empty) lost the point its shift came from: shift by its newest.
@@ -166,10 +190,14 @@ class MetricSeries {
   explicit MetricSeries(const std::vector<WindowSpec>& windows) : specs_(windows) {}
 
   void Push(int64_t ts, double value) { windows_.Push(specs_, ts, value); }
-  double Query(int index, WindowFunc func, int64_t now) {
-    return windows_.Query(specs_, index, func, now);
+  double Query(int index, WindowFunc func, int64_t now,
+               int64_t settled = std::numeric_limits<int64_t>::max()) {
+    return windows_.Query(specs_, index, func, now, settled);
   }
-  int64_t NextExpiry(int index, int64_t now) { return windows_.NextExpiry(specs_, index, now); }
+  int64_t NextExpiry(int index, int64_t now,
+                     int64_t settled = std::numeric_limits<int64_t>::max()) {
+    return windows_.NextExpiry(specs_, index, now, settled);
+  }
   void Reshape(const std::vector<WindowSpec>& windows) {
     specs_ = windows;
     windows_.Reshape(specs_);

@@ -217,5 +217,56 @@ TEST(MetricSeriesTest, MatchesBruteForceOnRandomStreams) {
   }
 }
 
+// A clock evaluation (silent() rules) queries at the gateway clock, which can
+// be ahead of the device's last sample (`settled`); the device's next sample
+// may still be older than that clock and must see every point of its own
+// window (CONTRACT §2). So queries ahead of `settled` drop nothing.
+TEST(MetricSeriesTest, QueriesAheadOfTheLastSampleDropNothing) {
+  std::mt19937_64 rng(7);
+  const std::vector<int64_t> lengths = {700, 3000, 20000};
+  for (int round = 0; round < 20; ++round) {
+    std::vector<WindowSpec> specs;
+    for (int64_t len : lengths) specs.push_back(WindowSpec{len, true, true});
+    MetricSeries s(specs);
+    std::vector<std::pair<int64_t, double>> pts;
+    int64_t t = 1000000;
+    auto expect_matches = [&](int64_t now, int i) {
+      for (int w = 0; w < 3; ++w) {
+        for (F f :
+             {F::kAvg, F::kMin, F::kMax, F::kSum, F::kCount, F::kStddev, F::kDelta, F::kRate}) {
+          double want = Reference(pts, lengths[static_cast<std::size_t>(w)], f, now);
+          double got = s.Query(w, f, now, t);
+          if (std::isnan(want)) {
+            ASSERT_TRUE(std::isnan(got)) << "round " << round << " i " << i << " now " << now;
+          } else {
+            ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want)))
+                << "round " << round << " i " << i << " w " << w << " f " << static_cast<int>(f)
+                << " now " << now;
+          }
+        }
+        const int64_t expiry = s.NextExpiry(w, now, t);
+        int64_t want_expiry = INT64_MAX;
+        for (const auto& p : pts) {
+          if (p.first > now - lengths[static_cast<std::size_t>(w)]) {
+            want_expiry = p.first + lengths[static_cast<std::size_t>(w)];
+            break;
+          }
+        }
+        ASSERT_EQ(expiry, want_expiry) << "round " << round << " i " << i << " w " << w;
+      }
+    };
+    for (int i = 0; i < 300; ++i) {
+      t += static_cast<int64_t>(rng() % 900);
+      double v = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000) / 8.0;
+      s.Push(t, v);
+      pts.emplace_back(t, v);
+      // The clock runs ahead by up to 30 s (past every window), then the
+      // device's own sample time.
+      expect_matches(t + static_cast<int64_t>(rng() % 30000), i);
+      expect_matches(t, i);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace precall::devices
