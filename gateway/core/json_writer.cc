@@ -46,8 +46,13 @@ void AppendDouble(std::string& out, double v) {
     return;
   }
   if (v == 0) v = 0;  // no "-0"
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  // Plain digits where JavaScript writes them (1e-6 <= |v| < 1e21): an rpm of
+  // 100000 reads "100000", not the shorter "1e+05"; both round-trip exactly.
+  const double magnitude = std::fabs(v);
+  const bool plain = v == 0 || (magnitude >= 1e-6 && magnitude < 1e21);
+  char buf[64];
+  auto [end, ec] = plain ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                         : std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
 }
 

@@ -16,8 +16,10 @@ namespace precall::core::json {
 void AppendString(std::string& out, std::string_view s);
 void AppendInt(std::string& out, int64_t v);
 void AppendUint(std::string& out, uint64_t v);
-// A finite double in shortest round-trip form ("1500", "107.2"); non-finite
-// values (never produced by the gateway) are written as null.
+// A finite double in shortest round-trip form, in plain digits from 1e-6 up
+// to 1e21 ("1500", "107.2", "100000", "0.0001"; "1e+21", "1e-07" outside, as
+// JavaScript writes numbers); non-finite values (never produced by the
+// gateway) are written as null.
 void AppendDouble(std::string& out, double v);
 
 }  // namespace precall::core::json
