@@ -2,14 +2,17 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "gateway/config/config.h"
 #include "gateway/config/rules_loader.h"
 #include "gateway/core/case_book.h"
@@ -32,6 +35,32 @@ void Log(const char* fmt, const std::string& a = "", const std::string& b = "") 
   std::fprintf(stderr, "%s precall: ", when);
   std::fprintf(stderr, fmt, a.c_str(), b.c_str());
   std::fprintf(stderr, "\n");
+}
+
+// The topic filters the last run subscribed in the broker's persistent
+// session (our client id): storage.path/mqtt_subscriptions, one per line.
+std::string SubscriptionsPath(const config::Config& config) {
+  return config.storage.path + "/mqtt_subscriptions";
+}
+
+std::vector<std::string> ReadSubscriptions(const std::string& path) {
+  std::vector<std::string> filters;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) filters.push_back(line);
+  }
+  return filters;
+}
+
+// Replaces the file whole (write, then rename), so a crash leaves the old list or the new.
+bool WriteSubscriptions(const std::string& path, const std::vector<std::string>& filters) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    for (const std::string& f : filters) out << f << '\n';
+    if (!out.flush()) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
 }
 
 mqtt::MqttOptions BrokerOptions(const config::BrokerConfig& broker) {
@@ -206,7 +235,17 @@ int RunServe(const std::string& config_path) {
   // the main loop; the message is still evaluated, it only loses its crash
   // safety.
   std::atomic<uint64_t> journal_failures{0};
-  mqtt::MqttIngest ingest(BrokerOptions(config.broker),
+  // Filters the session kept from an earlier configuration go, else the broker
+  // would go on delivering them (twice, where they overlap the new ones).
+  mqtt::MqttOptions ingest_options = BrokerOptions(config.broker);
+  for (std::string& filter : ReadSubscriptions(SubscriptionsPath(config))) {
+    if (std::find(config.broker.topics.begin(), config.broker.topics.end(), filter) ==
+        config.broker.topics.end()) {
+      ingest_options.stale_topics.push_back(std::move(filter));
+    }
+  }
+  const std::vector<std::string> stale = ingest_options.stale_topics;
+  mqtt::MqttIngest ingest(std::move(ingest_options),
                           [&](std::string_view topic, std::string_view payload) {
                             const int64_t now = clock.NowMs();
                             auto seq = journal.Append(now, topic, payload);
@@ -267,6 +306,7 @@ int RunServe(const std::string& config_path) {
   // Main loop: signals, the journal's group-commit timer, retention, and a
   // line in the log whenever the broker connection is up and subscribed.
   bool subscribed = false;
+  bool subscriptions_recorded = false;  // mqtt_subscriptions holds this config's topics
   bool egress_version_logged = false;
   uint64_t journal_failures_logged = 0;
   uint64_t refusals_logged = 0;
@@ -288,6 +328,15 @@ int RunServe(const std::string& config_path) {
       journal_failures_logged = failed;
     }
     (void)journal.Flush();  // an idle group is written at least every interval
+    if (!subscriptions_recorded && ingest.subscribed() && ingest.unsubscribed_stale()) {
+      if (!stale.empty()) {
+        Log("MQTT: unsubscribed from %s, no longer configured", absl::StrJoin(stale, ", "));
+      }
+      if (!WriteSubscriptions(SubscriptionsPath(config), config.broker.topics)) {
+        Log("cannot write %s", SubscriptionsPath(config));
+      }
+      subscriptions_recorded = true;
+    }
     if (ingest.subscribed() != subscribed) {
       subscribed = !subscribed;
       if (subscribed) {

@@ -175,6 +175,15 @@ absl::StatusOr<::mqtt::token_ptr> Connection::Subscribe(const std::vector<std::s
   }
 }
 
+absl::StatusOr<::mqtt::token_ptr> Connection::Unsubscribe(const std::vector<std::string>& filters) {
+  if (mqtt_version() == 0) return absl::UnavailableError("MQTT: not connected yet");
+  try {
+    return client_->unsubscribe(::mqtt::string_collection::create(filters));
+  } catch (const ::mqtt::exception& e) {
+    return absl::UnavailableError(std::string("MQTT unsubscribe: ") + e.what());
+  }
+}
+
 absl::StatusOr<::mqtt::delivery_token_ptr> Connection::Publish(const std::string& topic,
                                                                std::string_view payload, int qos) {
   if (mqtt_version() == 0) return absl::UnavailableError("MQTT: not connected yet");

@@ -69,6 +69,9 @@ class Connection : private ::mqtt::iaction_listener {
   // options, which $share/... filters require). The token completes on the
   // SUBACK.
   absl::StatusOr<::mqtt::token_ptr> Subscribe(const std::vector<std::string>& filters, int qos);
+  // Unsubscribes from every filter; the token completes on the UNSUBACK (a
+  // filter the session did not hold is no error).
+  absl::StatusOr<::mqtt::token_ptr> Unsubscribe(const std::vector<std::string>& filters);
   // The token completes when the broker acknowledged (QoS 1); an MQTT 5
   // PUBACK with a reason code >= 0x80 completes it as a failure (its wait
   // throws).

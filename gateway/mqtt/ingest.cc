@@ -44,6 +44,23 @@ void MqttIngest::Subscribe() {
   if (!token.ok()) return;
   std::lock_guard<std::mutex> lock(subscribe_mu_);
   subscribe_token_ = std::move(*token);
+  // After the subscribe, in the same session: nothing published meanwhile is
+  // missed. Once acknowledged, later connections have nothing stale left.
+  if (!options_.stale_topics.empty() && !StaleAcknowledgedLocked()) {
+    auto unsubscribe = connection_->Unsubscribe(options_.stale_topics);
+    if (unsubscribe.ok()) unsubscribe_token_ = std::move(*unsubscribe);
+  }
+}
+
+bool MqttIngest::StaleAcknowledgedLocked() const {
+  return unsubscribe_token_ && unsubscribe_token_->is_complete() &&
+         unsubscribe_token_->get_return_code() == 0;
+}
+
+bool MqttIngest::unsubscribed_stale() const {
+  if (options_.stale_topics.empty()) return true;
+  std::lock_guard<std::mutex> lock(subscribe_mu_);
+  return StaleAcknowledgedLocked();
 }
 
 void MqttIngest::Stop() {

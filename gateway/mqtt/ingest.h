@@ -5,7 +5,8 @@
 //   queues QoS 1 messages while the gateway is down and delivers them when it
 //   comes back; version negotiation and reconnection as in Connection.
 // - The subscriptions (from config, $share/... included) are renewed on every
-//   (re)connection.
+//   (re)connection, and the stale ones of an earlier configuration
+//   (MqttOptions::stale_topics) removed from the session.
 // - The message callback, not Paho's unbounded consumer queue: the handler
 //   runs on Paho's callback thread and the broker gets its PUBACK when the
 //   handler returns (Paho C >= 1.3.10), so the handler must have recorded the
@@ -43,6 +44,9 @@ class MqttIngest {
   // Connected, and the broker acknowledged the subscriptions of this
   // connection: messages published from now on reach the handler.
   bool subscribed() const;
+  // The broker acknowledged the removal of MqttOptions::stale_topics (true
+  // when there are none): the session now holds exactly `topics`.
+  bool unsubscribed_stale() const;
   // 5 or 4 (3.1.1) once connected; 0 before.
   int mqtt_version() const { return connection_ ? connection_->mqtt_version() : 0; }
   uint64_t reconnects() const { return connection_ ? connection_->reconnects() : 0; }
@@ -50,6 +54,7 @@ class MqttIngest {
 
  private:
   void Subscribe();
+  bool StaleAcknowledgedLocked() const;  // with subscribe_mu_ held
 
   MqttOptions options_;
   Handler handler_;
@@ -59,6 +64,7 @@ class MqttIngest {
   // listener owned here may already be gone.)
   mutable std::mutex subscribe_mu_;
   ::mqtt::token_ptr subscribe_token_;
+  ::mqtt::token_ptr unsubscribe_token_;     // of stale_topics, until acknowledged once
   std::unique_ptr<Connection> connection_;  // last: destroyed first
 };
 

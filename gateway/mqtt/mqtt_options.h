@@ -18,6 +18,10 @@ struct MqttOptions {
   std::string tls_cert;  // client certificate (PEM), with tls_key
   std::string tls_key;
   std::vector<std::string> topics = {"fleet/+/+/telemetry", "fleet/+/+/status"};
+  // Filters an earlier configuration subscribed in the persistent session and
+  // this one no longer has: unsubscribed after subscribing (ingest only), else
+  // the broker would go on delivering them, twice where they overlap `topics`.
+  std::vector<std::string> stale_topics;
   int qos = 1;
   std::chrono::seconds keep_alive{30};
   std::chrono::seconds min_reconnect{1};

@@ -11,6 +11,7 @@ usage: serve_test.py --precall BIN --data tests/data
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,52 @@ class ServeTest(unittest.TestCase):
                     (e["case"]["tenant"], e["case"]["device"], e["case"]["rule"]))
             for case_id, subjects in ids.items():
                 self.assertEqual(len(subjects), 1, f"id {case_id} reused for {subjects}")
+        finally:
+            gw.close()
+
+    def test_topics_dropped_from_the_config_are_unsubscribed(self):
+        # The session is persistent: a filter of the last configuration stays
+        # with the broker until unsubscribed, and where it overlaps a new one
+        # every message would arrive twice (and a sample without seq count twice).
+        rules = os.path.join(DATA, "replay", "windows", "rules.yaml")
+        gw = harness.Gateway(PRECALL, rules)
+        config_path = os.path.join(gw.dir, "precall.yaml")
+
+        def set_topics(topics):
+            with open(config_path) as f:
+                text = f.read()
+            text = re.sub(r"client_id: precall-it(, topics: \[[^]]*\])?",
+                          f"client_id: precall-it, topics: {json.dumps(topics)}", text)
+            with open(config_path, "w") as f:
+                f.write(text)
+
+        def processed():
+            text = gw.http("GET", "/metrics")[1]
+            m = re.search(r"^precall_samples_processed_total (\S+)$", text, re.M)
+            return float(m.group(1)) if m else -1
+
+        try:
+            gw.start_broker()
+            set_topics(["fleet/#", "other/#"])
+            gw.start_gateway()
+            self.assertEqual(gw.stop("gateway"), 0, gw.log())
+            set_topics(["fleet/+/+/telemetry"])
+            gw.start_gateway()
+            self.assertTrue(poll(lambda: "unsubscribed from fleet/#, other/#" in gw.log()),
+                            gw.log())
+            gw.publish("fleet/acme/d1/telemetry", '{"metrics":{"x":1}}')
+            gw.publish("fleet/acme/d1/telemetry", '{"metrics":{"x":2}}')
+            # One device, one worker, in order: once x is 2, every copy of the
+            # first message was processed too.
+            def second_seen():
+                status, device, _ = gw.http("GET", "/v1/devices/acme/d1")
+                return status == 200 and device["metrics"].get("x") == 2
+            self.assertTrue(poll(second_seen))
+            self.assertEqual(processed(), 2)
+            # The next start has nothing stale left to remove.
+            self.assertEqual(gw.stop("gateway"), 0, gw.log())
+            gw.start_gateway()
+            self.assertEqual(gw.log().count("unsubscribed from"), 1, gw.log())
         finally:
             gw.close()
 

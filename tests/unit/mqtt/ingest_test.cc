@@ -89,6 +89,48 @@ TEST(MqttIngestTest, DeliversSubscribedMessagesToTheHandler) {
   EXPECT_EQ(received.messages.back().second, "{\"seq\":20}");
 }
 
+// The session is persistent: a filter an earlier configuration subscribed
+// stays with the broker until someone unsubscribes it, and where it overlaps
+// a new one every message would arrive twice.
+TEST(MqttIngestTest, StaleFiltersOfAnEarlierConfigurationAreRemoved) {
+  TestBroker broker;
+  ASSERT_TRUE(broker.Start().ok());
+  {
+    MqttOptions before = Options(broker, "precall-test-stale");
+    before.topics = {"fleet/#", "other/#"};
+    MqttIngest ingest(before, [](std::string_view, std::string_view) {});
+    ASSERT_TRUE(ingest.Start().ok());
+    ASSERT_TRUE(PollUntil([&] { return ingest.subscribed(); }));
+    EXPECT_TRUE(ingest.unsubscribed_stale()) << "nothing stale to remove";
+  }
+  Received received;
+  MqttOptions after = Options(broker, "precall-test-stale");
+  after.topics = {"fleet/+/+/telemetry"};
+  after.stale_topics = {"fleet/#", "other/#"};
+  MqttIngest ingest(after, [&](std::string_view t, std::string_view p) { received.Add(t, p); });
+  ASSERT_TRUE(ingest.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return ingest.subscribed() && ingest.unsubscribed_stale(); }));
+
+  ::mqtt::async_client publisher(broker.uri(), "test-publisher",
+                                 ::mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+  publisher.connect()->wait();
+  publisher.publish("other/x", "old filter", 1, false)->wait();
+  for (int i = 1; i <= 5; ++i) {
+    publisher.publish("fleet/acme/d1/telemetry", std::to_string(i), 1, false)->wait();
+  }
+  publisher.publish("fleet/acme/d1/telemetry", "last", 1, false)->wait();
+  publisher.disconnect()->wait();
+  // In order from one publisher: once "last" is in, everything before it is.
+  ASSERT_TRUE(PollUntil([&] {
+    std::lock_guard<std::mutex> lock(received.mu);
+    return !received.messages.empty() && received.messages.back().second == "last";
+  }));
+  std::lock_guard<std::mutex> lock(received.mu);
+  std::vector<std::string> payloads;
+  for (const auto& m : received.messages) payloads.push_back(m.second);
+  EXPECT_EQ(payloads, (std::vector<std::string>{"1", "2", "3", "4", "5", "last"}));
+}
+
 TEST(MqttIngestTest, WaitsForABrokerThatIsDownAtStartUp) {
   TestBroker broker;
   ASSERT_TRUE(broker.Start().ok());
