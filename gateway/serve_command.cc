@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -178,6 +180,18 @@ int RunServe(const std::string& config_path) {
   if (!cfg.errors.empty()) return 1;
   const config::Config& config = cfg.config;
 
+  // Paho reports an unreadable TLS file only as "TCP/TLS connect failure", at
+  // every retry: say which file, once, and stop.
+  for (const auto& [key, path] :
+       {std::pair{"ca", &config.broker.tls.ca}, std::pair{"cert", &config.broker.tls.cert},
+        std::pair{"key", &config.broker.tls.key}}) {
+    if (!path->empty() && !std::ifstream(*path)) {
+      std::fprintf(stderr, "%s: 'broker.tls.%s': cannot read %s: %s\n", config_path.c_str(), key,
+                   path->c_str(), std::strerror(errno));
+      return 1;
+    }
+  }
+
   config::LoadedRules loaded = config::LoadRules(config.rules, config.devices);
   for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", d.ToString().c_str());
   if (!loaded.errors.empty()) return 1;
@@ -307,6 +321,10 @@ int RunServe(const std::string& config_path) {
   // line in the log whenever the broker connection is up and subscribed.
   bool subscribed = false;
   bool subscriptions_recorded = false;  // mqtt_subscriptions holds this config's topics
+  // Failed connects are logged when the reason changes, else once a minute.
+  uint64_t connect_failures_seen = 0;
+  std::string connect_failure_logged;
+  auto next_connect_failure_log = std::chrono::steady_clock::now();
   bool egress_version_logged = false;
   uint64_t journal_failures_logged = 0;
   uint64_t refusals_logged = 0;
@@ -328,6 +346,16 @@ int RunServe(const std::string& config_path) {
       journal_failures_logged = failed;
     }
     (void)journal.Flush();  // an idle group is written at least every interval
+    if (const uint64_t failures = ingest.connect_failures(); failures != connect_failures_seen) {
+      connect_failures_seen = failures;
+      const std::string why = ingest.last_connect_failure();
+      const auto now = std::chrono::steady_clock::now();
+      if (why != connect_failure_logged || now >= next_connect_failure_log) {
+        Log("MQTT: cannot connect to %s: %s; retrying", config.broker.uri, why);
+        connect_failure_logged = why;
+        next_connect_failure_log = now + std::chrono::minutes(1);
+      }
+    }
     if (!subscriptions_recorded && ingest.subscribed() && ingest.unsubscribed_stale()) {
       if (!stale.empty()) {
         Log("MQTT: unsubscribed from %s, no longer configured", absl::StrJoin(stale, ", "));

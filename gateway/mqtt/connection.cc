@@ -138,12 +138,21 @@ void Connection::ConnectUntilUp() {
         version = MQTTVERSION_3_1_1;
         continue;
       }
-      connect_failures_.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(failure_mu_);
+        last_connect_failure_ = e.what();
+      }
+      connect_failures_.fetch_add(1, std::memory_order_release);
     }
     std::unique_lock<std::mutex> lock(stop_mu_);
     stop_cv_.wait_for(lock, backoff, [this] { return stopping(); });
     backoff = std::min(backoff * 2, options_.max_reconnect);
   }
+}
+
+std::string Connection::last_connect_failure() const {
+  std::lock_guard<std::mutex> lock(failure_mu_);
+  return last_connect_failure_;
 }
 
 void Connection::on_success(const ::mqtt::token& tok) {

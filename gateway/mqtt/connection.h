@@ -89,6 +89,9 @@ class Connection : private ::mqtt::iaction_listener {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
   uint64_t connect_failures() const { return connect_failures_.load(std::memory_order_relaxed); }
+  // Why the latest of connect_failures() failed (Paho's message: refused
+  // credentials, an unreadable TLS file, nobody listening...); "" before any.
+  std::string last_connect_failure() const;
 
  private:
   // QoS 1 publications in flight at once, unless the broker allows fewer.
@@ -119,6 +122,8 @@ class Connection : private ::mqtt::iaction_listener {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> connect_failures_{0};
+  mutable std::mutex failure_mu_;
+  std::string last_connect_failure_;  // guarded by failure_mu_
   // Last: destroyed first, while everything its callbacks use is alive.
   std::unique_ptr<::mqtt::async_client> client_;
 };

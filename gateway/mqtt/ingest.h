@@ -18,8 +18,9 @@
 #define PRECALL_GATEWAY_MQTT_INGEST_H_
 
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -51,6 +52,9 @@ class MqttIngest {
   int mqtt_version() const { return connection_ ? connection_->mqtt_version() : 0; }
   uint64_t reconnects() const { return connection_ ? connection_->reconnects() : 0; }
   uint64_t connect_failures() const { return connection_ ? connection_->connect_failures() : 0; }
+  std::string last_connect_failure() const {
+    return connection_ ? connection_->last_connect_failure() : std::string();
+  }
 
  private:
   void Subscribe();

@@ -172,6 +172,18 @@ class ServeTest(unittest.TestCase):
         finally:
             gw.close()
 
+    def test_a_broker_it_cannot_reach_is_logged_and_waited_for(self):
+        rules = os.path.join(DATA, "replay", "windows", "rules.yaml")
+        gw = harness.Gateway(PRECALL, rules)
+        try:
+            gw.start_gateway(wait_subscribed=False)  # no broker yet
+            self.assertTrue(poll(lambda: f"MQTT: cannot connect to tcp://127.0.0.1:{gw.port}: "
+                                 in gw.log()), gw.log())
+            gw.start_broker()
+            self.assertTrue(poll(lambda: " subscribed to " in gw.log()), gw.log())
+        finally:
+            gw.close()
+
     def test_invalid_config_exits_1_with_located_diagnostics(self):
         d = tempfile.mkdtemp(prefix="precall-cfg-")
         try:
@@ -181,6 +193,17 @@ class ServeTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 1)
             self.assertIn("precall.yaml:1:10: unknown key 'qoss'", r.stderr)
+            # A TLS file that cannot be read: named at once, not retried forever.
+            with open(os.path.join(d, "precall.yaml"), "w") as f:
+                f.write("broker: {uri: 'ssl://127.0.0.1:1', tls: {ca: ./missing.pem}}\n"
+                        "rules: [./rules.yaml]\n")
+            with open(os.path.join(d, "rules.yaml"), "w") as f:
+                f.write("rules:\n  - {name: r, when: x > 1}\n")
+            r = subprocess.run([PRECALL, "serve", "--config", "precall.yaml"], cwd=d,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("'broker.tls.ca': cannot read " + os.path.join(d, "missing.pem") +
+                          ": No such file or directory", r.stderr)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
