@@ -238,12 +238,20 @@ absl::StatusOr<std::unique_ptr<SegmentJournal>> SegmentJournal::Open(const std::
     if (readable && !map.HasMagic()) {
       return absl::DataLossError(absl::StrCat("journal: ", path, " is not a journal segment"));
     }
+    // Only the newest segment is walked to its end; of the older ones (sealed
+    // whole, or cut at an earlier open) retention needs just the first entry.
+    const bool newest = i + 1 == files.size();
     uint64_t seq = first_seq - 1;
+    std::size_t end = 0;
+    if (readable) {
+      end = newest ? Scan(map.base(), map.size(), first_seq, &seq)
+                   : Scan(map.base(), map.size(), first_seq, &seq,
+                          [](const core::JournalEntry&) { return false; });
+    }
     int64_t first_receive_ms = kNoTime;
-    const std::size_t end = readable ? Scan(map.base(), map.size(), first_seq, &seq, nullptr) : 0;
     if (seq >= first_seq) first_receive_ms = Load<int64_t>(map.base() + kFileHeader + 16);
     last_seq = std::max(last_seq, seq);
-    if (i + 1 == files.size()) {
+    if (newest) {
       // The newest segment: a crash left it preallocated, maybe with a torn
       // record at its end. Cut it to its valid records (appends go to a new
       // segment); if it has none, its name alone said what it had to.
