@@ -129,10 +129,16 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
   }
 
   if (parsed->kind == devices::TopicKind::kStatus) {
+    // Surrounding whitespace is not part of the word: `mosquitto_pub -s` and
+    // `echo online |` send a trailing newline.
+    std::string_view word = payload;
+    auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
+    while (!word.empty() && space(word.front())) word.remove_prefix(1);
+    while (!word.empty() && space(word.back())) word.remove_suffix(1);
     devices::Connectivity c;
-    if (payload == "online") {
+    if (word == "online") {
       c = devices::Connectivity::kOnline;
-    } else if (payload == "offline") {
+    } else if (word == "offline") {
       c = devices::Connectivity::kOffline;
     } else {
       Reject(outcome, RejectReason::kBadField);

@@ -130,6 +130,13 @@ TEST_F(WorkerTest, StatusMessagesSetConnectivity) {
   EXPECT_EQ(worker_->FindDevice("acme", "d1")->connectivity(), devices::Connectivity::kOffline);
   EXPECT_EQ(worker_->HandleMessage("fleet/acme/d1/status", "sleepy", 0).first_reject,
             RejectReason::kBadField);
+  // As `mosquitto_pub -s` sends it: with a newline.
+  EXPECT_EQ(worker_->HandleMessage("fleet/acme/d1/status", "online\n", 0).accepted, 1);
+  EXPECT_EQ(worker_->FindDevice("acme", "d1")->connectivity(), devices::Connectivity::kOnline);
+  EXPECT_EQ(worker_->HandleMessage("fleet/acme/d1/status", " offline\r\n", 0).accepted, 1);
+  EXPECT_EQ(worker_->FindDevice("acme", "d1")->connectivity(), devices::Connectivity::kOffline);
+  EXPECT_EQ(worker_->HandleMessage("fleet/acme/d1/status", "on line", 0).first_reject,
+            RejectReason::kBadField);
 }
 
 TEST_F(WorkerTest, CatalogCodesOpenAndResolveCases) {
