@@ -8,7 +8,6 @@ namespace {
 constexpr double kUnknown = devices::kUnknown;
 
 inline double Bool(bool b) { return b ? 1.0 : 0.0; }
-inline double Finite(double v) { return std::isfinite(v) ? v : kUnknown; }
 
 }  // namespace
 
@@ -64,10 +63,12 @@ double Evaluate(const Program& program, devices::DeviceState& device, int64_t no
           case OpCode::kGe: r = IsKnown(a) && IsKnown(b) ? Bool(a >= b) : kUnknown; break;
           case OpCode::kEq: r = IsKnown(a) && IsKnown(b) ? Bool(a == b) : kUnknown; break;
           case OpCode::kNe: r = IsKnown(a) && IsKnown(b) ? Bool(a != b) : kUnknown; break;
-          case OpCode::kAdd: r = Finite(a + b); break;
-          case OpCode::kSub: r = Finite(a - b); break;
-          case OpCode::kMul: r = Finite(a * b); break;
-          case OpCode::kDiv: r = b == 0 ? kUnknown : Finite(a / b); break;
+          // Overflow is not one of the contract's sources of unknown: it gives
+          // ±inf, which compares as it should. (inf - inf is NaN: unknown.)
+          case OpCode::kAdd: r = a + b; break;
+          case OpCode::kSub: r = a - b; break;
+          case OpCode::kMul: r = a * b; break;
+          case OpCode::kDiv: r = b == 0 ? kUnknown : a / b; break;
           default: r = kUnknown; break;
         }
         stack[top - 1] = r;
