@@ -249,6 +249,16 @@ int RunServe(const std::string& config_path) {
   // the main loop; the message is still evaluated, it only loses its crash
   // safety.
   std::atomic<uint64_t> journal_failures{0};
+  const std::vector<std::string>& topics = config.broker.topics;
+  for (std::size_t i = 0; i < topics.size(); ++i) {
+    for (std::size_t j = i + 1; j < topics.size(); ++j) {
+      if (config::TopicFiltersOverlap(topics[i], topics[j])) {
+        Log("warning: broker.topics %s overlap: the broker delivers a message they both match "
+            "twice, and a sample without seq counts twice",
+            topics[i] + " and " + topics[j]);
+      }
+    }
+  }
   // Filters the session kept from an earlier configuration go, else the broker
   // would go on delivering them (twice, where they overlap the new ones).
   mqtt::MqttOptions ingest_options = BrokerOptions(config.broker);

@@ -193,6 +193,14 @@ std::string TopicFilterProblem(std::string_view filter) {
   return "";
 }
 
+// `filter` without a "$share/<group>/" prefix.
+std::string_view WithoutShare(std::string_view filter) {
+  constexpr std::string_view kShare = "$share/";
+  if (filter.substr(0, kShare.size()) != kShare) return filter;
+  const std::size_t slash = filter.find('/', kShare.size());
+  return slash == std::string_view::npos ? filter : filter.substr(slash + 1);
+}
+
 // A key of a mapping and its value, as read (present: the key was there).
 struct KeyValue {
   std::string name;  // for messages: "broker.qos", "rules"
@@ -640,6 +648,32 @@ std::string Resolve(const std::filesystem::path& base, const std::string& path) 
 }
 
 }  // namespace
+
+bool TopicFiltersOverlap(std::string_view a, std::string_view b) {
+  a = WithoutShare(a);
+  b = WithoutShare(b);
+  // Level by level; `npos` ends a filter.
+  std::size_t ia = 0, ib = 0;
+  bool first = true;
+  while (true) {
+    const bool a_done = ia == std::string_view::npos, b_done = ib == std::string_view::npos;
+    if (a_done && b_done) return true;
+    const std::size_t ea = a_done ? ia : a.find('/', ia);
+    const std::size_t eb = b_done ? ib : b.find('/', ib);
+    const std::string_view la = a_done ? "" : a.substr(ia, ea - ia);
+    const std::string_view lb = b_done ? "" : b.substr(ib, eb - ib);
+    if (a_done || b_done) return (a_done ? lb : la) == "#";  // "x/#" also matches "x"
+    const bool a_wild = la == "+" || la == "#", b_wild = lb == "+" || lb == "#";
+    if (first && ((a_wild && lb.starts_with('$')) || (b_wild && la.starts_with('$')))) {
+      return false;  // wildcards never match $-topics at the first level
+    }
+    if (la == "#" || lb == "#") return true;
+    if (!a_wild && !b_wild && la != lb) return false;
+    ia = ea == std::string_view::npos ? ea : ea + 1;
+    ib = eb == std::string_view::npos ? eb : eb + 1;
+    first = false;
+  }
+}
 
 ConfigFile ParseConfig(std::string_view yaml_text, std::string_view file_name) {
   // yaml-cpp drops a UTF-8 byte order mark from its positions: so do we.

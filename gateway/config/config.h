@@ -127,6 +127,12 @@ struct ConfigFile {
 // diagnostics. Paths are left as written. Pure.
 ConfigFile ParseConfig(std::string_view yaml_text, std::string_view file_name);
 
+// True when some topic could match both valid filters (a $share/<group>/
+// prefix aside): the broker then delivers it once per filter. "#" also
+// matches its parent level; wildcards in the first level do not match topics
+// that start with '$'. Pure.
+bool TopicFiltersOverlap(std::string_view a, std::string_view b);
+
 // Reads `path` and parses it; then resolves every relative path in it against
 // the (absolute) directory of `path`, lexically normalised. Does not check that
 // those files exist (LoadRules and the store report that). A file that cannot

@@ -149,13 +149,16 @@ class ServeTest(unittest.TestCase):
 
         try:
             gw.start_broker()
-            set_topics(["fleet/#", "other/#"])
+            set_topics(["fleet/#", "fleet/+/+/telemetry", "other/#"])
             gw.start_gateway()
+            self.assertIn("warning: broker.topics fleet/# and fleet/+/+/telemetry overlap",
+                          gw.log())
             self.assertEqual(gw.stop("gateway"), 0, gw.log())
             set_topics(["fleet/+/+/telemetry"])
             gw.start_gateway()
             self.assertTrue(poll(lambda: "unsubscribed from fleet/#, other/#" in gw.log()),
                             gw.log())
+            self.assertEqual(gw.log().count(" overlap"), 1, gw.log())
             gw.publish("fleet/acme/d1/telemetry", '{"metrics":{"x":1}}')
             gw.publish("fleet/acme/d1/telemetry", '{"metrics":{"x":2}}')
             # One device, one worker, in order: once x is 2, every copy of the

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -689,6 +690,36 @@ TEST(ConfigTest, TheExampleFileIsValidAndAllDefaults) {
   const std::filesystem::path deploy = std::filesystem::absolute(example).parent_path();
   EXPECT_EQ(loaded.config.storage.path,
             (deploy / "precall-data").lexically_normal().string());
+}
+
+TEST(ConfigTest, TopicFiltersOverlapWhenOneTopicCanMatchBoth) {
+  struct Case {
+    const char* a;
+    const char* b;
+    bool overlap;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"fleet/#", "fleet/+/+/telemetry", true},
+           {"fleet/+/+/telemetry", "fleet/+/+/status", false},
+           {"fleet/+/+/telemetry", "fleet/acme/+/telemetry", true},
+           {"fleet/acme/d1/telemetry", "fleet/acme/d2/telemetry", false},
+           {"fleet/acme/#", "fleet/globex/#", false},
+           {"a/b", "a/b", true},
+           {"a/#", "a", true},  // '#' matches its parent level too
+           {"a/+", "a", false},
+           {"a/b/c", "a/b", false},
+           {"#", "anything/at/all", true},
+           {"+/+", "a/b/c", false},
+           {"#", "$SYS/broker/load", false},  // wildcards do not match $-topics
+           {"+/broker", "$SYS/broker", false},
+           {"$SYS/#", "$SYS/broker", true},
+           {"$share/g/fleet/#", "fleet/+/+/status", true},
+           {"$share/g1/fleet/+/+/telemetry", "$share/g2/fleet/+/+/telemetry", true},
+           {"$share/g/fleet/+/+/telemetry", "fleet/+/+/status", false},
+       }) {
+    EXPECT_EQ(TopicFiltersOverlap(c.a, c.b), c.overlap) << c.a << " ~ " << c.b;
+    EXPECT_EQ(TopicFiltersOverlap(c.b, c.a), c.overlap) << c.b << " ~ " << c.a;
+  }
 }
 
 }  // namespace
