@@ -320,7 +320,21 @@ void ApiServer::Routes() {
   s.Delete(".*", fallback);
   s.Options(".*", fallback);
   // Errors cpp-httplib answers by itself (malformed request, body too large).
-  s.set_error_handler([](const Request&, Response& res) {
+  // It refuses a POST or PUT without Content-Length (curl -X POST) with 400
+  // before routing; where the route does not take that method at all, the
+  // answer is the route's 401/404/405, as with a body.
+  s.set_error_handler([this](const Request& req, Response& res) {
+    if (res.status == 400 && !req.method.empty() && !req.has_header("Content-Length")) {
+      const char* methods = AllowedMethods(req.path);
+      if (methods == nullptr ||
+          std::string_view(methods).find(req.method) == std::string_view::npos) {
+        res.status = 200;
+        res.headers.clear();
+        res.body.clear();
+        Fallback(req, res);
+        return;
+      }
+    }
     if (res.body.empty()) SendError(res, res.status, ReasonPhrase(res.status));
   });
   // cpp-httplib sets SO_REUSEPORT by default, which lets a second gateway
