@@ -398,7 +398,9 @@ int RunServe(const std::string& config_path) {
       egress_version_logged = true;
     }
     if (std::chrono::steady_clock::now() >= next_trim) {
-      (void)journal.TrimBefore(clock.NowMs() - config.storage.journal_retention_ms);
+      // Never past the recovery start: a restart re-applies what follows it.
+      (void)journal.TrimBefore(clock.NowMs() - config.storage.journal_retention_ms,
+                               case_store.recovery_start());
       next_trim = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     }
   }

@@ -45,8 +45,9 @@ class Journal {
   // Visits entries with seq > `after` in order until `visit` returns false.
   virtual absl::Status ForEachAfter(uint64_t after,
                                     const std::function<bool(const JournalEntry&)>& visit) = 0;
-  // Drops entries received before `receive_ms` (retention).
-  virtual absl::Status TrimBefore(int64_t receive_ms) = 0;
+  // Drops entries received before `receive_ms` (retention), but none with a
+  // seq above `keep_after`: recovery still needs those (the recovery start).
+  virtual absl::Status TrimBefore(int64_t receive_ms, uint64_t keep_after) = 0;
   // The seq of the last appended entry (0 when empty).
   virtual uint64_t last_seq() const = 0;
 };

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -233,14 +234,23 @@ absl::StatusOr<std::unique_ptr<SegmentJournal>> SegmentJournal::Open(const std::
   uint64_t last_seq = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& [first_seq, path] = files[i];
+    const bool newest = i + 1 == files.size();
     ReadMapping map;
     const bool readable = map.Open(path);
     if (readable && !map.HasMagic()) {
-      return absl::DataLossError(absl::StrCat("journal: ", path, " is not a journal segment"));
+      if (!newest) {
+        return absl::DataLossError(absl::StrCat("journal: ", path, " is not a journal segment"));
+      }
+      // The newest one: a power cut right after its creation can leave it
+      // preallocated with its header still zeros. Nothing in it is readable;
+      // it is kept aside, not deleted, in case it is something else.
+      std::filesystem::rename(path, path + ".unreadable", ec);
+      if (ec) return Errno("rename " + path, ec.value());
+      last_seq = std::max(last_seq, first_seq - 1);
+      continue;
     }
     // Only the newest segment is walked to its end; of the older ones (sealed
     // whole, or cut at an earlier open) retention needs just the first entry.
-    const bool newest = i + 1 == files.size();
     uint64_t seq = first_seq - 1;
     std::size_t end = 0;
     if (readable) {
@@ -348,6 +358,14 @@ absl::Status SegmentJournal::Rollover(std::size_t record_bytes) {
   const std::string path = SegmentPath(dir_, first_seq);
   const std::size_t capacity =
       RoundUp(std::max(options_.segment_bytes, kFileHeader + record_bytes), kPage);
+  struct statvfs fs {};
+  if (::statvfs(dir_.c_str(), &fs) == 0 &&
+      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < capacity + options_.min_free_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("journal: %u MiB free in %s, a new segment needs %u MiB and leaves %u MiB",
+                        static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize >> 20, dir_,
+                        capacity >> 20, options_.min_free_bytes >> 20));
+  }
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create " + path, errno);
   auto fail = [&](const char* what) {
@@ -366,6 +384,9 @@ absl::Status SegmentJournal::Rollover(std::size_t record_bytes) {
     errno = err;
     return fail("allocate");
   }
+  // Where disk syncs are promised, the header first: a segment whose size
+  // reached the disk without it would be unreadable after a power cut.
+  if (options_.mode != JournalMode::kStrict && ::fdatasync(fd) != 0) return fail("sync");
   void* base = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return fail("map");
   if (options_.mode != JournalMode::kStrict) {
@@ -443,16 +464,21 @@ absl::Status SegmentJournal::ForEachAfter(
   return absl::OkStatus();
 }
 
-absl::Status SegmentJournal::TrimBefore(int64_t receive_ms) {
+absl::Status SegmentJournal::TrimBefore(int64_t receive_ms, uint64_t keep_after) {
   std::vector<std::string> doomed;
   {
     absl::MutexLock lock(&mu_);
     // Entries are in receive order: a segment is all older than the cut when
-    // the next one starts before it. The newest segment always stays.
+    // a later one starts before it (the next that has an entry: one left
+    // empty or unreadable by a crash has no time). A segment's entries end
+    // below the next one's first seq. The newest segment always stays.
     std::size_t n = 0;
-    while (n + 1 < segments_.size()) {
-      const int64_t next_first = segments_[n + 1]->first_receive_ms.load(std::memory_order_acquire);
-      if (next_first == kNoTime || next_first >= receive_ms) break;
+    while (n + 1 < segments_.size() && segments_[n + 1]->first_seq - 1 <= keep_after) {
+      int64_t later_first = kNoTime;
+      for (std::size_t k = n + 1; k < segments_.size() && later_first == kNoTime; ++k) {
+        later_first = segments_[k]->first_receive_ms.load(std::memory_order_acquire);
+      }
+      if (later_first == kNoTime || later_first >= receive_ms) break;
       doomed.push_back(segments_[n]->path);
       ++n;
     }

@@ -31,8 +31,8 @@
 //   kFsync   as strict, and every Append is synced before it returns.
 //
 // Retention is by segment: TrimBefore deletes whole segments whose entries
-// are all older than the cut, never the newest one (its name keeps seqs from
-// being reused).
+// are all older than the cut and at or below `keep_after`, never the newest
+// one (its name keeps seqs from being reused).
 //
 // Threads: Append from one ingest thread. Flush, ForEachAfter, TrimBefore and
 // last_seq from any thread, concurrently with Append; ForEachAfter sees the
@@ -69,6 +69,10 @@ struct JournalOptions {
   JournalMode mode = JournalMode::kStrict;  // default: strict
   std::size_t group_commit_size = 256;      // group: sync after this many unsynced appends
   std::size_t segment_bytes = 64 << 20;     // default: 64 MiB per segment file
+  // A new segment is only started while the file system keeps this much free
+  // beside it, so that a full disk fails journal appends before it fails the
+  // case store's writes (RocksDB's).
+  uint64_t min_free_bytes = 64 << 20;  // default: 64 MiB
 };
 
 class SegmentJournal final : public core::Journal {
@@ -90,7 +94,7 @@ class SegmentJournal final : public core::Journal {
   absl::Status Flush() override;
   absl::Status ForEachAfter(uint64_t after,
                             const std::function<bool(const core::JournalEntry&)>& visit) override;
-  absl::Status TrimBefore(int64_t receive_ms) override;
+  absl::Status TrimBefore(int64_t receive_ms, uint64_t keep_after) override;
   uint64_t last_seq() const override { return last_seq_.load(std::memory_order_acquire); }
 
   // Syncs the active segment and cuts it to its written length. Appends must

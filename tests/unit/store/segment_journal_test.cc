@@ -211,10 +211,10 @@ TEST_F(SegmentJournalTest, RetentionDropsWholeOldSegmentsButNeverTheNewest) {
   Open();
   AppendUpTo(100);
   const std::size_t segments = Files().size();
-  ASSERT_TRUE(journal_->TrimBefore(0).ok());
+  ASSERT_TRUE(journal_->TrimBefore(0, UINT64_MAX).ok());
   EXPECT_EQ(Files().size(), segments);
   // Cut at seq 50's time: the segments wholly before it go; seq 50's stays.
-  ASSERT_TRUE(journal_->TrimBefore(500).ok());
+  ASSERT_TRUE(journal_->TrimBefore(500, UINT64_MAX).ok());
   const std::vector<uint64_t> left = Seqs();
   ASSERT_FALSE(left.empty());
   EXPECT_GT(left.front(), 1u);
@@ -223,12 +223,61 @@ TEST_F(SegmentJournalTest, RetentionDropsWholeOldSegmentsButNeverTheNewest) {
   EXPECT_LT(Files().size(), segments);
   // Everything older than the cut: only the newest segment remains, and a
   // reopen still goes on after seq 100.
-  ASSERT_TRUE(journal_->TrimBefore(1'000'000).ok());
+  ASSERT_TRUE(journal_->TrimBefore(1'000'000, UINT64_MAX).ok());
   EXPECT_EQ(Files().size(), 1u);
   EXPECT_EQ(Seqs().back(), 100u);
   Open();
   AppendUpTo(101);
   EXPECT_EQ(Seqs().back(), 101u);
+}
+
+// Retention never takes what recovery still needs: entries after the
+// recovery start stay however old they are.
+TEST_F(SegmentJournalTest, RetentionKeepsEverythingAfterTheRecoveryStart) {
+  Open();
+  AppendUpTo(100);
+  ASSERT_TRUE(journal_->TrimBefore(1'000'000, 40).ok());  // everything is old enough
+  const std::vector<uint64_t> left = Seqs();
+  ASSERT_FALSE(left.empty());
+  EXPECT_LE(left.front(), 41u) << "seq 41 onwards must stay";
+  EXPECT_GT(left.front(), 1u) << "whole segments up to seq 40 may go";
+  EXPECT_EQ(left.back(), 100u);
+  ASSERT_TRUE(journal_->TrimBefore(1'000'000, 0).ok());  // nothing processed yet
+  EXPECT_EQ(Seqs().front(), left.front());
+}
+
+// A segment whose first entry a power cut damaged has no time; it must not
+// stop retention of the segments before and after it for good.
+TEST_F(SegmentJournalTest, RetentionGoesPastASegmentWithoutAReadableEntry) {
+  Open();
+  AppendUpTo(100);
+  journal_.reset();
+  const std::vector<std::string> files = Files();
+  ASSERT_GE(files.size(), 3u);
+  {
+    std::fstream f(PathOf(files[1]), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(16 + 8 + 40);  // the first record's payload
+    f.put('#');
+  }
+  Open();
+  AppendUpTo(101);
+  ASSERT_TRUE(journal_->TrimBefore(1'000'000, UINT64_MAX).ok());
+  EXPECT_EQ(Files().size(), 1u) << "only the newest segment is left";
+  EXPECT_EQ(Seqs().back(), 101u);
+}
+
+// A disk about to fill fails the journal's appends without taking what is
+// left (a 64 MiB reservation could starve the case store's writes).
+TEST_F(SegmentJournalTest, NoNewSegmentWithoutRoomToSpare) {
+  JournalOptions options;
+  options.segment_bytes = 4096;
+  options.min_free_bytes = uint64_t{1} << 62;  // more than any disk has
+  absl::StatusOr<std::unique_ptr<SegmentJournal>> j = SegmentJournal::Open(dir_, options);
+  ASSERT_TRUE(j.ok()) << j.status();
+  absl::StatusOr<uint64_t> seq = (*j)->Append(1, "t", "p");
+  EXPECT_EQ(seq.status().code(), absl::StatusCode::kResourceExhausted) << seq.status();
+  EXPECT_TRUE(Files().empty());
+  EXPECT_EQ((*j)->last_seq(), 0u);
 }
 
 TEST_F(SegmentJournalTest, AReaderBesideTheWriterSeesWholeEntriesInOrder) {
@@ -271,12 +320,30 @@ TEST_F(SegmentJournalTest, GroupAndFsyncModesWriteEveryAppendAtOnce) {
   }
 }
 
-TEST_F(SegmentJournalTest, AFileThatIsNotASegmentFailsTheOpen) {
+// A newest segment without the header (a power cut after its creation) is
+// set aside and the journal goes on after its name; an older one is not
+// skipped silently.
+TEST_F(SegmentJournalTest, ANewestSegmentWithoutHeaderIsSetAside) {
+  Open();
+  AppendUpTo(5);
+  journal_.reset();
+  std::ofstream(PathOf("00000000000000000009.log")) << std::string(4096, '\0');
+  Open();
+  EXPECT_EQ(journal_->last_seq(), 8u);
+  EXPECT_TRUE(std::filesystem::exists(PathOf("00000000000000000009.log.unreadable")));
+  AppendUpTo(9);
+  EXPECT_EQ(Seqs(), (std::vector<uint64_t>{1, 2, 3, 4, 5, 9}));
+}
+
+TEST_F(SegmentJournalTest, AnOlderFileThatIsNotASegmentFailsTheOpen) {
   std::ofstream(PathOf("00000000000000000001.log")) << "not a journal segment at all";
+  std::ofstream(PathOf("00000000000000000002.log")) << "nor this one, the newest";
   JournalOptions options;
   absl::StatusOr<std::unique_ptr<SegmentJournal>> j = SegmentJournal::Open(dir_, options);
   EXPECT_FALSE(j.ok());
-  EXPECT_NE(j.status().message().find("not a journal segment"), std::string::npos);
+  EXPECT_NE(j.status().message().find("00000000000000000001.log is not a journal segment"),
+            std::string::npos)
+      << j.status();
 }
 
 }  // namespace
