@@ -91,8 +91,10 @@ int main(int argc, char** argv) {
       "replay",
       "Evaluate recorded telemetry exactly as `serve` would, with the clock taken from the data,\n"
       "and print every case event as one JSON line on stdout. Input lines are\n"
-      "{\"topic\": \"fleet/{tenant}/{device}/telemetry\", \"payload\": <payload>}; malformed lines\n"
-      "are skipped with a message on stderr. Exit 1 only if the rules or devices file is invalid.");
+      "{\"topic\": \"fleet/{tenant}/{device}/telemetry\", \"payload\": <payload>}; malformed "
+      "lines\n"
+      "are skipped with a message on stderr. Exit 1 only if the rules or devices file is invalid, "
+      "or the input cannot be opened.");
   replay->add_option("--rules", rule_paths, "Rules YAML file (repeatable)")->required();
   replay->add_option("--devices", devices_path, "Devices YAML file: the fault-code catalog");
   replay->add_option("--input", input_path, "Recorded telemetry, JSON lines ('-' for stdin)")

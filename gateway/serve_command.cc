@@ -106,8 +106,9 @@ void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadS
   config::LoadedRules loaded = config::LoadRules(config.rules, config.devices);
   if (!loaded.errors.empty()) {
     for (const auto& d : loaded.errors) Log("reload: %s", d.ToString());
-    Log("SIGHUP: reload refused (%s errors); keeping the running rules",
-        std::to_string(loaded.errors.size()));
+    const std::size_t n = loaded.errors.size();
+    Log("SIGHUP: reload refused (%s); keeping the running rules",
+        std::to_string(n) + (n == 1 ? " error" : " errors"));
     stats.failed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -378,10 +379,11 @@ int RunServe(const std::string& config_path) {
     if (ingest.subscribed() != subscribed) {
       subscribed = !subscribed;
       if (subscribed) {
-        Log("MQTT: connected to %s and subscribed to %s topic filters",
+        const std::size_t n = config.broker.topics.size();
+        Log("MQTT: connected to %s and subscribed to %s",
             config.broker.uri + " with MQTT " +
                 std::string(mqtt::MqttVersionName(ingest.mqtt_version())),
-            std::to_string(config.broker.topics.size()));
+            std::to_string(n) + (n == 1 ? " topic filter" : " topic filters"));
       } else {
         Log("lost the connection to %s; reconnecting", config.broker.uri);
       }
