@@ -61,6 +61,12 @@ std::vector<Message> Traffic() {
   return out;
 }
 
+// serve's clock-driven rules (silent()) are looked at every tick: a case
+// opens at most one tick late (a 1-s tick made silent(3s) open at 3.75 s).
+TEST(PipelineTest, SilentRulesAreLookedAtEvery100Ms) {
+  EXPECT_LE(Pipeline::Options{}.tick, std::chrono::milliseconds(100));
+}
+
 TEST(PipelineTest, ThreadedWorkersGiveEachDeviceTheSameCasesAsOneWorker) {
   const std::vector<Message> traffic = Traffic();
 
