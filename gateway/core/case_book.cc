@@ -168,6 +168,8 @@ absl::StatusOr<Case> CaseBook::Acknowledge(std::string_view id, std::string_view
   if (c.status == CaseStatus::kResolved) {
     return absl::FailedPreconditionError("case is resolved");
   }
+  // The same `by` again (a retried request) changes nothing, as for Resolve.
+  if (c.status == CaseStatus::kAcknowledged && c.acknowledged_by == by) return c;
   c.status = CaseStatus::kAcknowledged;
   c.acknowledged_at = clock;
   c.acknowledged_by = std::string(by);

@@ -103,6 +103,16 @@ TEST_F(CaseBookTest, AcknowledgeAndResolveByTheServiceCenter) {
   ASSERT_TRUE(acked.ok());
   EXPECT_EQ(acked->status, CaseStatus::kAcknowledged);
   EXPECT_EQ(acked->acknowledged_by, "ana");
+  // The same by again (a retried request) changes nothing; another is recorded.
+  std::size_t events = sink_.events.size();
+  ASSERT_TRUE(book_.Acknowledge(id, "ana", 120).ok());
+  EXPECT_EQ(sink_.events.size(), events);
+  EXPECT_EQ(book_.Find(id)->acknowledged_at, 100);
+  auto again = book_.Acknowledge(id, "ben", 130);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->acknowledged_by, "ben");
+  EXPECT_EQ(sink_.events.size(), events + 1);
+  ASSERT_TRUE(book_.Acknowledge(id, "ana", 140).ok());
   // An occurrence keeps it acknowledged.
   book_.Trigger(Subject(), Template(), 150, 150, {});
   EXPECT_EQ(sink_.events.back().snapshot.status, CaseStatus::kAcknowledged);
