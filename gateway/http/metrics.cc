@@ -161,7 +161,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                      "Event time (ts) of a message's last sample to its case events committed.",
                      case_latency, kMsToS);
   AddHistogramFamily(out, "precall_journal_write_seconds",
-                     "Journal writes (one group commit, or one message in strict mode).",
+                     "Journal writes that reach the file system (a new segment, or a sync).",
                      Optional(s.journal_write_us), kUsToS);
   AddHistogramFamily(out, "precall_store_write_seconds",
                      "Case store writes (one atomic batch of case changes).",

@@ -296,7 +296,6 @@ SegmentJournal::~SegmentJournal() {
 
 absl::StatusOr<uint64_t> SegmentJournal::Append(int64_t receive_ms, std::string_view topic,
                                                 std::string_view payload) {
-  const auto started = std::chrono::steady_clock::now();
   const std::size_t body = kBodyFixed + topic.size() + payload.size();
   if (body > std::numeric_limits<uint32_t>::max()) {
     return absl::InvalidArgumentError("journal: message too large");
@@ -328,15 +327,10 @@ absl::StatusOr<uint64_t> SegmentJournal::Append(int64_t receive_ms, std::string_
     ::madvise(active_->base + active_->released, upto - active_->released, MADV_DONTNEED);
     active_->released = upto;
   }
-  absl::Status synced;
   if (options_.mode == JournalMode::kFsync ||
       (options_.mode == JournalMode::kGroup && ++unsynced_ >= options_.group_commit_size)) {
-    synced = SyncActive();
+    if (absl::Status synced = SyncActive(); !synced.ok()) return synced;
   }
-  write_latency_us_.Record(std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - started)
-                               .count());
-  if (!synced.ok()) return synced;
   return seq;
 }
 
@@ -354,6 +348,14 @@ absl::Status SegmentJournal::Rollover(std::size_t record_bytes) {
     active_.reset();
     if (!s.ok()) return s;
   }
+  const auto started = std::chrono::steady_clock::now();
+  absl::Status s = StartSegment(record_bytes);
+  absl::MutexLock lock(&sync_mu_);
+  RecordWriteLocked(started);
+  return s;
+}
+
+absl::Status SegmentJournal::StartSegment(std::size_t record_bytes) {
   const uint64_t first_seq = last_seq_.load(std::memory_order_relaxed) + 1;
   const std::string path = SegmentPath(dir_, first_seq);
   const std::size_t capacity =
@@ -368,35 +370,30 @@ absl::Status SegmentJournal::Rollover(std::size_t record_bytes) {
   }
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create " + path, errno);
-  auto fail = [&](const char* what) {
-    const int err = errno;
+  // `error` is made (errno read) before the file goes.
+  auto fail = [&](absl::Status error) {
     ::close(fd);
     ::unlink(path.c_str());
-    return Errno(absl::StrCat(what, " ", path), err);
+    return error;
   };
   char header[kFileHeader] = {};
   std::memcpy(header, kMagic, sizeof kMagic);
   std::memcpy(header + 8, &kFormat, 4);
   if (::pwrite(fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
-    return fail("write");
+    return fail(Errno("write " + path, errno));
   }
   if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(capacity)); err != 0) {
-    errno = err;
-    return fail("allocate");
+    return fail(Errno("allocate " + path, err));
   }
-  // Where disk syncs are promised, the header first: a segment whose size
-  // reached the disk without it would be unreadable after a power cut.
-  if (options_.mode != JournalMode::kStrict && ::fdatasync(fd) != 0) return fail("sync");
-  void* base = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return fail("map");
   if (options_.mode != JournalMode::kStrict) {
-    if (absl::Status s = SyncDirectory(dir_); !s.ok()) {
-      ::munmap(base, capacity);
-      ::close(fd);
-      ::unlink(path.c_str());
-      return s;
-    }
+    // Where disk syncs are promised, the header and the file's name first: a
+    // segment whose size reached the disk without them is unreadable after a
+    // power cut.
+    if (::fdatasync(fd) != 0) return fail(Errno("sync " + path, errno));
+    if (absl::Status s = SyncDirectory(dir_); !s.ok()) return fail(s);
   }
+  void* base = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return fail(Errno("map " + path, errno));
   auto segment = std::make_shared<Segment>(first_seq, path, fd);
   {
     absl::MutexLock lock(&mu_);
@@ -409,12 +406,21 @@ absl::Status SegmentJournal::Rollover(std::size_t record_bytes) {
   return absl::OkStatus();
 }
 
+void SegmentJournal::RecordWriteLocked(std::chrono::steady_clock::time_point started) {
+  write_latency_us_.Record(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count());
+}
+
 absl::Status SegmentJournal::SyncActive() {
   unsynced_ = 0;
   const uint64_t upto = last_seq();
   absl::MutexLock lock(&sync_mu_);
-  if (active_->segment->fd >= 0 && ::fdatasync(active_->segment->fd) != 0) {
-    return Errno("sync " + active_->segment->path, errno);
+  if (active_->segment->fd >= 0) {
+    const auto started = std::chrono::steady_clock::now();
+    const int rc = ::fdatasync(active_->segment->fd);
+    RecordWriteLocked(started);
+    if (rc != 0) return Errno("sync " + active_->segment->path, errno);
   }
   synced_seq_ = upto;
   return absl::OkStatus();
@@ -436,7 +442,10 @@ absl::Status SegmentJournal::Flush() {
   // Sealed meanwhile (a rollover synced it): what follows is in a segment
   // this call did not see; the next Flush syncs it.
   if (newest->fd < 0) return absl::OkStatus();
-  if (::fdatasync(newest->fd) != 0) return Errno("sync " + newest->path, errno);
+  const auto started = std::chrono::steady_clock::now();
+  const int rc = ::fdatasync(newest->fd);
+  RecordWriteLocked(started);
+  if (rc != 0) return Errno("sync " + newest->path, errno);
   synced_seq_ = upto;
   return absl::OkStatus();
 }

@@ -42,6 +42,7 @@
 #define PRECALL_GATEWAY_STORE_SEGMENT_JOURNAL_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -101,7 +102,9 @@ class SegmentJournal final : public core::Journal {
   // have stopped; idempotent, and the destructor calls it.
   absl::Status Close();
 
-  // Latency (µs) of each Append, including its sync in fsync mode.
+  // Latency (µs) of each write that reaches the file system: starting a
+  // segment, and each sync (group, fsync). A plain Append is a memcpy and is
+  // not timed. Readable from any thread.
   const core::FixedHistogram& write_latency() const { return write_latency_us_; }
 
  private:
@@ -110,13 +113,16 @@ class SegmentJournal final : public core::Journal {
   SegmentJournal(std::string dir, const JournalOptions& options, uint64_t last_seq,
                  std::vector<std::shared_ptr<Segment>> segments);
   absl::Status Rollover(std::size_t record_bytes);
+  absl::Status StartSegment(std::size_t record_bytes);
+  void RecordWriteLocked(std::chrono::steady_clock::time_point started)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Status SyncActive();
   std::vector<std::shared_ptr<Segment>> Snapshot() const;
 
   const std::string dir_;
   const JournalOptions options_;
   std::atomic<uint64_t> last_seq_;
-  core::FixedHistogram write_latency_us_{core::kWriteLatencyBoundsUs};  // Append's thread
+  core::FixedHistogram write_latency_us_{core::kWriteLatencyBoundsUs};  // written under sync_mu_
 
   // The segment being written: owned by the Append thread.
   std::unique_ptr<Active> active_;

@@ -156,7 +156,11 @@ TEST_F(CaseEventsTest, TheOutboxReadsAfterASeqWithoutLosingTheEntriesBelowIt) {
 TEST_F(CaseEventsTest, WritesAreTimed) {
   EXPECT_EQ(Count(store_->store_write_latency_us()), 0u);
   EXPECT_EQ(Count(store_->journal_write_latency_us()), 0u);
-  ASSERT_TRUE(store_->journal().Append(1, "fleet/acme/d1/telemetry", "{}").ok());
+  // The first append starts a segment (timed); the next ones are memory
+  // copies, and a strict journal's Flush has nothing to sync.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->journal().Append(1, "fleet/acme/d1/telemetry", "{}").ok());
+  }
   ASSERT_TRUE(store_->journal().Flush().ok());
   ASSERT_TRUE(store_->cases().Commit(EventOf(1, "c-1")).ok());
   EXPECT_EQ(Count(store_->journal_write_latency_us()), 1u);
