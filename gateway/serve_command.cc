@@ -39,6 +39,11 @@ void Log(const char* fmt, const std::string& a = "", const std::string& b = "") 
   std::fprintf(stderr, "\n");
 }
 
+// "1 error", "2 errors".
+std::string Plural(std::size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 // The topic filters the last run subscribed in the broker's persistent
 // session (our client id): storage.path/mqtt_subscriptions, one per line.
 std::string SubscriptionsPath(const config::Config& config) {
@@ -106,9 +111,8 @@ void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadS
   config::LoadedRules loaded = config::LoadRules(config.rules, config.devices);
   if (!loaded.errors.empty()) {
     for (const auto& d : loaded.errors) Log("reload: %s", d.ToString());
-    const std::size_t n = loaded.errors.size();
     Log("SIGHUP: reload refused (%s); keeping the running rules",
-        std::to_string(n) + (n == 1 ? " error" : " errors"));
+        Plural(loaded.errors.size(), "error"));
     stats.failed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -262,14 +266,14 @@ int RunServe(const std::string& config_path) {
   }
   // Filters the session kept from an earlier configuration go, else the broker
   // would go on delivering them (twice, where they overlap the new ones).
-  mqtt::MqttOptions ingest_options = BrokerOptions(config.broker);
+  std::vector<std::string> stale;
   for (std::string& filter : ReadSubscriptions(SubscriptionsPath(config))) {
-    if (std::find(config.broker.topics.begin(), config.broker.topics.end(), filter) ==
-        config.broker.topics.end()) {
-      ingest_options.stale_topics.push_back(std::move(filter));
+    if (std::find(topics.begin(), topics.end(), filter) == topics.end()) {
+      stale.push_back(std::move(filter));
     }
   }
-  const std::vector<std::string> stale = ingest_options.stale_topics;
+  mqtt::MqttOptions ingest_options = BrokerOptions(config.broker);
+  ingest_options.stale_topics = stale;
   mqtt::MqttIngest ingest(std::move(ingest_options),
                           [&](std::string_view topic, std::string_view payload) {
                             const int64_t now = clock.NowMs();
@@ -328,7 +332,7 @@ int RunServe(const std::string& config_path) {
       std::to_string(workers) + " workers, " + std::to_string(loaded.rules->size()) + " rules, " +
           std::to_string(restored) + " cases");
 
-  // Main loop: signals, the journal's group-commit timer, retention, and a
+  // Main loop: signals, the journal's sync timer (group), retention, and a
   // line in the log whenever the broker connection is up and subscribed.
   bool subscribed = false;
   bool subscriptions_recorded = false;  // mqtt_subscriptions holds this config's topics
@@ -356,7 +360,7 @@ int RunServe(const std::string& config_path) {
           std::to_string(failed));
       journal_failures_logged = failed;
     }
-    (void)journal.Flush();  // an idle group is written at least every interval
+    (void)journal.Flush();  // group: synced at least every interval
     if (const uint64_t failures = ingest.connect_failures(); failures != connect_failures_seen) {
       connect_failures_seen = failures;
       const std::string why = ingest.last_connect_failure();
@@ -379,11 +383,10 @@ int RunServe(const std::string& config_path) {
     if (ingest.subscribed() != subscribed) {
       subscribed = !subscribed;
       if (subscribed) {
-        const std::size_t n = config.broker.topics.size();
         Log("MQTT: connected to %s and subscribed to %s",
             config.broker.uri + " with MQTT " +
                 std::string(mqtt::MqttVersionName(ingest.mqtt_version())),
-            std::to_string(n) + (n == 1 ? " topic filter" : " topic filters"));
+            Plural(config.broker.topics.size(), "topic filter"));
       } else {
         Log("lost the connection to %s; reconnecting", config.broker.uri);
       }

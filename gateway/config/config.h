@@ -64,11 +64,12 @@ struct BrokerConfig {
   bool operator==(const BrokerConfig&) const = default;
 };
 
-// When a message counts as stored, before it is acknowledged to the broker.
+// Every message is written to the journal before its ack; what differs is
+// when it is also synced to disk (what a power cut may lose).
 enum class JournalSync : unsigned char {
-  kGroup,   // "group": written in batches (group commit), acked after its batch
-  kStrict,  // "strict": every message written before its ack
-  kFsync,   // "fsync": strict, and fsync'ed before its ack
+  kGroup,   // "group": synced every group_commit_size messages and every interval
+  kStrict,  // "strict": never synced by us; the OS writes it back
+  kFsync,   // "fsync": synced before its ack
 };
 
 // "group", "strict" or "fsync".

@@ -1,5 +1,6 @@
 // Ports of the gateway core: what the pipeline needs from storage, implemented
-// by adapters at the edge (gateway/store: RocksDB; tests: in-memory fakes).
+// by adapters at the edge (gateway/store: segment files for the journal,
+// RocksDB for the rest; tests: in-memory fakes).
 //
 // Durability model (DESIGN.md "Durability"): the ingest thread appends every
 // raw message to the Journal before the MQTT callback returns (the broker's
@@ -31,16 +32,17 @@ struct JournalEntry {
   std::string_view payload;
 };
 
-// Thread: Append and Flush from the ingest thread only; ForEachAfter and
-// TrimBefore from one other thread at a time (recovery, retention).
+// Thread: Append from the ingest thread only; Flush from any thread;
+// ForEachAfter and TrimBefore from one other thread at a time (recovery,
+// retention).
 class Journal {
  public:
   virtual ~Journal() = default;
-  // Appends a message and returns its seq. Group commit: the entry is durable
-  // once the journal's group is written (every few ms or few hundred entries,
-  // or at once in strict mode); Flush() forces that.
+  // Appends a message and returns its seq. The entry is written when Append
+  // returns: it survives a crash of the process.
   virtual absl::StatusOr<uint64_t> Append(int64_t receive_ms, std::string_view topic,
                                           std::string_view payload) = 0;
+  // Syncs to disk what the adapter's mode promises to sync (power loss).
   virtual absl::Status Flush() = 0;
   // Visits entries with seq > `after` in order until `visit` returns false.
   virtual absl::Status ForEachAfter(uint64_t after,
