@@ -155,6 +155,14 @@ HostPort SplitHostPort(std::string_view text, int min_port) {
   return out;
 }
 
+// `filter` without a "$share/<group>/" prefix.
+std::string_view WithoutShare(std::string_view filter) {
+  constexpr std::string_view kShare = "$share/";
+  if (filter.substr(0, kShare.size()) != kShare) return filter;
+  const std::size_t slash = filter.find('/', kShare.size());
+  return slash == std::string_view::npos ? filter : filter.substr(slash + 1);
+}
+
 // Empty when `filter` is a valid MQTT topic filter (with $share/<group>/
 // allowed in front); else why it is not.
 std::string TopicFilterProblem(std::string_view filter) {
@@ -173,7 +181,7 @@ std::string TopicFilterProblem(std::string_view filter) {
     if (group.find_first_of("+#") != std::string_view::npos) {
       return "the share group must not contain '+' or '#'";
     }
-    filter = rest.substr(slash + 1);
+    filter = WithoutShare(filter);
   }
   std::size_t start = 0;
   while (true) {
@@ -191,14 +199,6 @@ std::string TopicFilterProblem(std::string_view filter) {
     start = end + 1;
   }
   return "";
-}
-
-// `filter` without a "$share/<group>/" prefix.
-std::string_view WithoutShare(std::string_view filter) {
-  constexpr std::string_view kShare = "$share/";
-  if (filter.substr(0, kShare.size()) != kShare) return filter;
-  const std::size_t slash = filter.find('/', kShare.size());
-  return slash == std::string_view::npos ? filter : filter.substr(slash + 1);
 }
 
 // A key of a mapping and its value, as read (present: the key was there).
