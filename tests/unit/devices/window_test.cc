@@ -183,36 +183,65 @@ double Reference(const std::vector<std::pair<int64_t, double>>& pts, int64_t len
   return NAN;
 }
 
+using Points = std::vector<std::pair<int64_t, double>>;
+
+// The randomized tests' windows: each with min and max.
+const std::vector<int64_t> kRandomLengths = {700, 3000, 20000};
+
+MetricSeries RandomSeries() {
+  std::vector<WindowSpec> specs;
+  for (int64_t len : kRandomLengths) specs.push_back(WindowSpec{len, true, true});
+  return MetricSeries(specs);
+}
+
+// A random point after `t` (repeats of the same ts included).
+std::pair<int64_t, double> NextPoint(std::mt19937_64& rng, int64_t t) {
+  return {t + static_cast<int64_t>(rng() % 900),
+          static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000) / 8.0};
+}
+
+// Every aggregate and the expiry of every window of `s` at `now` (queried
+// with `settled`, see MetricWindows::Query) against brute force over `pts`.
+void ExpectMatchesReference(MetricSeries& s, const Points& pts, int64_t now, int64_t settled) {
+  for (int w = 0; w < 3; ++w) {
+    const int64_t length = kRandomLengths[static_cast<std::size_t>(w)];
+    for (F f : {F::kAvg, F::kMin, F::kMax, F::kSum, F::kCount, F::kStddev, F::kDelta, F::kRate}) {
+      const double want = Reference(pts, length, f, now);
+      const double got = s.Query(w, f, now, settled);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got)) << "w " << w << " f " << static_cast<int>(f);
+      } else {
+        ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want)))
+            << "w " << w << " f " << static_cast<int>(f);
+      }
+    }
+    int64_t want_expiry = INT64_MAX;
+    for (const auto& p : pts) {
+      if (p.first > now - length) {
+        want_expiry = p.first + length;
+        break;
+      }
+    }
+    ASSERT_EQ(s.NextExpiry(w, now, settled), want_expiry) << "w " << w;
+  }
+}
+
 TEST(MetricSeriesTest, MatchesBruteForceOnRandomStreams) {
   std::mt19937_64 rng(42);
-  const std::vector<int64_t> lengths = {700, 3000, 20000};
   for (int round = 0; round < 20; ++round) {
-    std::vector<WindowSpec> specs;
-    for (int64_t len : lengths) specs.push_back(WindowSpec{len, true, true});
-    MetricSeries s(specs);
-    std::vector<std::pair<int64_t, double>> pts;
+    MetricSeries s = RandomSeries();
+    Points pts;
     int64_t t = 1000000;
     for (int i = 0; i < 500; ++i) {
-      t += static_cast<int64_t>(rng() % 900);  // repeats of the same ts included
-      double v = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000) / 8.0;
-      s.Push(t, v);
-      pts.emplace_back(t, v);
-      int64_t now = t + static_cast<int64_t>(rng() % 500);
-      for (int w = 0; w < 3; ++w) {
-        for (F f : {F::kAvg, F::kMin, F::kMax, F::kSum, F::kCount, F::kStddev, F::kDelta,
-                    F::kRate}) {
-          double want = Reference(pts, lengths[static_cast<std::size_t>(w)], f, now);
-          double got = s.Query(w, f, now);
-          if (std::isnan(want)) {
-            ASSERT_TRUE(std::isnan(got)) << "round " << round << " i " << i;
-          } else {
-            ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want)))
-                << "round " << round << " i " << i << " w " << w << " f " << static_cast<int>(f);
-          }
-        }
-      }
+      const auto [ts, v] = NextPoint(rng, t);
+      s.Push(ts, v);
+      pts.emplace_back(ts, v);
+      const int64_t now = ts + static_cast<int64_t>(rng() % 500);
+      SCOPED_TRACE(::testing::Message() << "round " << round << " i " << i << " now " << now);
+      ExpectMatchesReference(s, pts, now, INT64_MAX);
+      if (::testing::Test::HasFatalFailure()) return;
       // Queries advanced `now`; pushes must stay >= it for the series' contract.
-      t = std::max(t, now);
+      t = std::max(ts, now);
     }
   }
 }
@@ -223,47 +252,22 @@ TEST(MetricSeriesTest, MatchesBruteForceOnRandomStreams) {
 // window (CONTRACT §2). So queries ahead of `settled` drop nothing.
 TEST(MetricSeriesTest, QueriesAheadOfTheLastSampleDropNothing) {
   std::mt19937_64 rng(7);
-  const std::vector<int64_t> lengths = {700, 3000, 20000};
   for (int round = 0; round < 20; ++round) {
-    std::vector<WindowSpec> specs;
-    for (int64_t len : lengths) specs.push_back(WindowSpec{len, true, true});
-    MetricSeries s(specs);
-    std::vector<std::pair<int64_t, double>> pts;
+    MetricSeries s = RandomSeries();
+    Points pts;
     int64_t t = 1000000;
-    auto expect_matches = [&](int64_t now, int i) {
-      for (int w = 0; w < 3; ++w) {
-        for (F f :
-             {F::kAvg, F::kMin, F::kMax, F::kSum, F::kCount, F::kStddev, F::kDelta, F::kRate}) {
-          double want = Reference(pts, lengths[static_cast<std::size_t>(w)], f, now);
-          double got = s.Query(w, f, now, t);
-          if (std::isnan(want)) {
-            ASSERT_TRUE(std::isnan(got)) << "round " << round << " i " << i << " now " << now;
-          } else {
-            ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want)))
-                << "round " << round << " i " << i << " w " << w << " f " << static_cast<int>(f)
-                << " now " << now;
-          }
-        }
-        const int64_t expiry = s.NextExpiry(w, now, t);
-        int64_t want_expiry = INT64_MAX;
-        for (const auto& p : pts) {
-          if (p.first > now - lengths[static_cast<std::size_t>(w)]) {
-            want_expiry = p.first + lengths[static_cast<std::size_t>(w)];
-            break;
-          }
-        }
-        ASSERT_EQ(expiry, want_expiry) << "round " << round << " i " << i << " w " << w;
-      }
-    };
     for (int i = 0; i < 300; ++i) {
-      t += static_cast<int64_t>(rng() % 900);
-      double v = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000) / 8.0;
-      s.Push(t, v);
-      pts.emplace_back(t, v);
+      const auto [ts, v] = NextPoint(rng, t);
+      t = ts;
+      s.Push(ts, v);
+      pts.emplace_back(ts, v);
       // The clock runs ahead by up to 30 s (past every window), then the
       // device's own sample time.
-      expect_matches(t + static_cast<int64_t>(rng() % 30000), i);
-      expect_matches(t, i);
+      for (int64_t now : {ts + static_cast<int64_t>(rng() % 30000), ts}) {
+        SCOPED_TRACE(::testing::Message() << "round " << round << " i " << i << " now " << now);
+        ExpectMatchesReference(s, pts, now, ts);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
     }
   }
 }
