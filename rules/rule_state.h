@@ -31,8 +31,9 @@ struct Decision {
 };
 
 // One evaluation at event time `t`: `when` and, if the rule has a case
-// active, `clear` (pass the value of not(when) when the rule has no clear).
-// `clear` is only read when the state has a case active.
+// active or `when` is true, `clear` (pass the value of not(when) when the
+// rule has no clear). `clear` is only read in those two cases: an evaluation
+// that fires does not clear, but `clear` true there starts the streak.
 Decision Advance(RuleState& state, double when, double clear, int64_t t, int64_t for_ms,
                  int64_t clear_for_ms);
 

@@ -409,8 +409,11 @@ void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, 
     it = states.insert(it, {rule_index, rules::RuleState{}});
   }
   rules::RuleState& rs = it->second;
+  // `clear` matters to a rule with a case active, and to one that may fire
+  // now: the evaluation that opens (or reopens) a case does not clear it,
+  // but `clear` true there starts the clear_for streak (CONTRACT §2).
   double clear = devices::kUnknown;
-  if (rs.case_active) {
+  if (rs.case_active || rules::IsTrue(when)) {
     if (rule.clear.empty()) {
       clear = rules::IsKnown(when) ? (when == 0 ? 1.0 : 0.0) : devices::kUnknown;
     } else {

@@ -184,14 +184,17 @@ TEST_F(WorkerTest, SilentOpensWhileOthersMoveTheClockAndClearsOnReturn) {
 
 // The scheduled clock evaluation must produce exactly what evaluating every
 // device at every clock advance produces, for rules mixing silent(), windows,
-// `for` and `clear_for`.
+// `for` and `clear_for`, and a `clear` that already holds when the clock
+// opens a case (its clear_for streak starts there).
 TEST(WorkerClockTest, ScheduledEqualsExhaustiveOnRandomInput) {
   const std::string yaml =
       "rules:\n"
       "  - name: quiet\n    when: silent(30s)\n    for: 10s\n    clear_for: 5s\n"
       "  - name: quiet_hot\n    when: silent(20s) and max(t, 60s) > 90\n"
       "  - name: quiet_low\n    when: silent(45s) or count(t, 15s) < 2\n    for: 3s\n"
-      "  - name: hot\n    when: avg(t, 10s) > 80\n    for: 5s\n    clear: t < 50\n";
+      "  - name: hot\n    when: avg(t, 10s) > 80\n    for: 5s\n    clear: t < 50\n"
+      "  - name: quiet_or_hot\n    when: silent(25s) or t > 110\n    clear: t < 60\n"
+      "    clear_for: 4s\n";
   std::mt19937_64 rng(1234);
   for (int round = 0; round < 30; ++round) {
     std::vector<std::pair<std::string, std::string>> messages;
