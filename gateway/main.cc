@@ -1,5 +1,6 @@
 // The `precall` command: check, replay and serve. The only place
 // that names concrete adapters and wires them together.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
       "Precall: real-time remote diagnostics for machine fleets.\n"
       "Evaluates fault rules on telemetry and opens proactive service cases."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "precall " PRECALL_VERSION);
 
   std::vector<std::string> rule_paths;
   std::string devices_path;
@@ -109,13 +111,25 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config_path, "Config file (see deploy/precall.example.yaml)")
       ->required();
 
+  // Usage errors exit 2 (as most command-line tools do), whatever CLI11's
+  // own code for the error; exit 1 stays "the rules are invalid".
+  constexpr int kUsageError = 2;
+  if (argc > 1 && argv[1][0] != '-' &&
+      !std::ranges::any_of(app.get_subcommands({}),
+                           [&](const CLI::App* sub) { return sub->get_name() == argv[1]; })) {
+    std::fprintf(stderr,
+                 "precall: unknown command '%s' (expected check, replay or serve)\n"
+                 "Run with --help for more information.\n",
+                 argv[1]);
+    return kUsageError;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : kUsageError;
   }
   if (check->parsed()) return RunCheck(rule_paths, devices_path);
   if (replay->parsed()) return RunReplay(rule_paths, devices_path, input_path);
   if (serve->parsed()) return precall::RunServe(config_path);
-  return 2;
+  return kUsageError;
 }
