@@ -165,6 +165,20 @@ struct KeyValue {
   bool present = false;
 };
 
+// Whether an expression names something a rule can be woken by: a metric
+// (also inside a window function), dtc() or silent().
+bool NamesAnInput(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::kMetric:
+    case Expr::Kind::kCall: return true;
+    case Expr::Kind::kUnary: return NamesAnInput(*e.rhs);
+    case Expr::Kind::kBinary: return NamesAnInput(*e.lhs) || NamesAnInput(*e.rhs);
+    case Expr::Kind::kNumber:
+    case Expr::Kind::kBool: return false;
+  }
+  return false;
+}
+
 class RuleFileParser {
  public:
   RuleFileParser(std::string_view text, std::string_view file_name)
@@ -266,6 +280,12 @@ class RuleFileParser {
       ParseExpressionField(fields[kWhen], spec.when_text, spec.when);
     }
     ParseExpressionField(fields[kClear], spec.clear_text, spec.clear);
+    if (spec.when && !NamesAnInput(*spec.when) && !(spec.clear && NamesAnInput(*spec.clear))) {
+      errors_.ErrorAt(
+          spec.when_line, spec.when_column,
+          Concat("rule ", Quoted(spec.name),
+                 " names no metric, dtc() or silent(), so it would never be evaluated"));
+    }
     ParseDurationField(fields[kFor], spec.for_ms);
     ParseDurationField(fields[kClearFor], spec.clear_for_ms);
     ParseDurationField(fields[kReopenWithin], spec.reopen_within_ms);

@@ -187,12 +187,6 @@ RuleSet::Built RuleSet::Build(std::vector<RuleSpec> specs) {
     rule.case_template = CaseTemplate{spec.severity, spec.diagnosis, spec.skill, spec.parts,
                                       spec.reopen_within_ms};
     rule.fingerprint = Fingerprint(spec);
-    if (rule.slots.empty() && !rule.uses_dtc && !rule.uses_clock()) {
-      built.errors.push_back(devices::Diagnostic{
-          spec.file, spec.when_line, spec.when_column,
-          absl::StrCat("rule '", spec.name,
-                       "' names no metric, dtc() or silent(), so it would never be evaluated")});
-    }
     set->rules_.push_back(std::move(rule));
   }
   if (!built.errors.empty()) return built;

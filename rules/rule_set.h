@@ -63,8 +63,7 @@ class RuleSet {
     devices::Diagnostics errors;
   };
   // Compiles validated specs (from ParseRuleFile, possibly several files).
-  // Errors: a rule name defined in two files, a rule that names no metric, no
-  // dtc() and no silent() (it could never be evaluated).
+  // Errors: a rule name defined in two files.
   static Built Build(std::vector<RuleSpec> specs);
 
   const devices::MetricPlan& plan() const { return plan_; }

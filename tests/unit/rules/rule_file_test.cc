@@ -151,6 +151,20 @@ TEST(RuleFileTest, ValuesAreKeptAsWritten) {
   EXPECT_THAT(rules[0].parts, ElementsAre("p1", "p 2"));
 }
 
+// A rule that could never be evaluated: pointed at its `when`, also beside
+// other problems of the same file (every problem is reported at once).
+TEST(RuleFileTest, ARuleNamingNoMetricPointsAtItsWhen) {
+  EXPECT_THAT(Diagnostics("rules:\n  - name: always\n    when: true\n"
+                          "  - {name: never, when: 1 > 2}\n"
+                          "  - {name: bad, when: t >}\n"
+                          "  - {name: cleared, when: 1 > 2, clear: t < 5}\n"),
+              ElementsAre("r.yaml:3:11: rule 'always' names no metric, dtc() or silent(), so "
+                          "it would never be evaluated",
+                          "r.yaml:4:25: rule 'never' names no metric, dtc() or silent(), so it "
+                          "would never be evaluated",
+                          "r.yaml:5:26: unexpected end of expression"));
+}
+
 TEST(RuleFileTest, TheRulesKey) {
   EXPECT_THAT(Diagnostics(""), ElementsAre("r.yaml:1:1: missing 'rules' key"));
   EXPECT_THAT(Diagnostics("# nothing yet\n"), ElementsAre("r.yaml:1:1: missing 'rules' key"));

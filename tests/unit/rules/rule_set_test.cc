@@ -40,16 +40,6 @@ TEST(RuleSetTest, ANameDefinedInTwoFilesPointsAtTheSecondName) {
               ElementsAre("b.yaml:3:11: duplicate rule name 'hot' (first defined at a.yaml:2)"));
 }
 
-// A rule that could never be evaluated: pointed at its `when`.
-TEST(RuleSetTest, ARuleNamingNoMetricPointsAtItsWhen) {
-  EXPECT_THAT(BuildDiagnostics({{"r.yaml", "rules:\n  - name: always\n    when: true\n"
-                                           "  - {name: never, when: 1 > 2}\n"}}),
-              ElementsAre("r.yaml:3:11: rule 'always' names no metric, dtc() or silent(), so "
-                          "it would never be evaluated",
-                          "r.yaml:4:25: rule 'never' names no metric, dtc() or silent(), so it "
-                          "would never be evaluated"));
-}
-
 // Evaluate's stack is fixed: every expression the parser accepts must fit.
 // Nested `v or v and v < v + v * (...)` keeps four values waiting per level
 // (the deepest stacks per height); 26 levels once overflowed a 128-slot stack.
