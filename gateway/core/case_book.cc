@@ -62,6 +62,7 @@ void CaseBook::Apply(const CaseSubject& device, std::span<CaseDecision> decision
   for (CaseDecision& d : decisions) {
     CaseSubject subject = device;
     subject.rule = d.rule;
+    subject.model = d.model ? &*d.model : nullptr;
     if (d.kind == CaseDecision::Kind::kTrigger) {
       emitted |= TriggerLocked(subject, d.tmpl, d.fault_started_at, d.clock, std::move(d.evidence));
     } else {

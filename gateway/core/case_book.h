@@ -19,16 +19,16 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "devices/string_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "devices/string_map.h"
 #include "gateway/core/case.h"
 #include "rules/rule_set.h"
 
@@ -69,6 +69,9 @@ struct CaseDecision {
   enum class Kind : unsigned char { kTrigger, kClear };
   Kind kind = Kind::kTrigger;
   std::string rule;
+  // The device's model when the decision was taken (nullopt: none yet); a
+  // later sample of the same batch may have changed it since.
+  std::optional<std::string> model;
   rules::CaseTemplate tmpl;   // kTrigger
   int64_t fault_started_at = 0;  // kTrigger
   int64_t clock = 0;
@@ -80,8 +83,8 @@ class CaseBook {
   explicit CaseBook(CaseSink& sink, uint64_t next_seq = 1, uint64_t next_case_number = 1);
 
   // Applies one device's decisions in order, as one change (see
-  // CaseSink::EndOfChange); their evidence is moved out. `device.rule` is
-  // ignored: each decision names its rule.
+  // CaseSink::EndOfChange); their evidence is moved out. `device.rule` and
+  // `device.model` are ignored: each decision names its rule and model.
   void Apply(const CaseSubject& device, std::span<CaseDecision> decisions,
              const DeviceCheckpoint* checkpoint);
 

@@ -212,12 +212,13 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
   return outcome;
 }
 
-void Worker::Decide(CaseDecision::Kind kind, std::string_view rule,
-                    const rules::CaseTemplate* tmpl, int64_t fault_started_at, int64_t clock,
-                    Evidence evidence) {
+void Worker::Decide(const devices::DeviceState& state, CaseDecision::Kind kind,
+                    std::string_view rule, const rules::CaseTemplate* tmpl,
+                    int64_t fault_started_at, int64_t clock, Evidence evidence) {
   CaseDecision& d = decisions_.emplace_back();
   d.kind = kind;
   d.rule.assign(rule);
+  if (state.has_model()) d.model = state.model();
   if (tmpl != nullptr) d.tmpl = *tmpl;
   d.fault_started_at = fault_started_at;
   d.clock = clock;
@@ -345,7 +346,7 @@ void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
   const devices::DeviceState& state = entry.state;
   for (const std::string& code : effects_.left) {
     rule_name_.assign("dtc:").append(code);
-    Decide(CaseDecision::Kind::kClear, rule_name_, nullptr, 0, clock, {});
+    Decide(state, CaseDecision::Kind::kClear, rule_name_, nullptr, 0, clock, {});
   }
   if (!catalog_) return;
   for (const std::string& code : effects_.entered) {
@@ -355,7 +356,7 @@ void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
     if (found == nullptr || !found->open_case) continue;
     rule_name_.assign("dtc:").append(code);
     rules::CaseTemplate tmpl{found->severity, found->diagnosis, found->skill, found->parts, 0};
-    Decide(CaseDecision::Kind::kTrigger, rule_name_, &tmpl, ts, clock, {});
+    Decide(state, CaseDecision::Kind::kTrigger, rule_name_, &tmpl, ts, clock, {});
   }
 }
 
@@ -422,10 +423,11 @@ void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, 
   }
   const rules::Decision d = rules::Advance(rs, when, clear, now, rule.for_ms, rule.clear_for_ms);
   if (d.kind == rules::Decision::Kind::kFired) {
-    Decide(CaseDecision::Kind::kTrigger, rule.name, &rule.case_template, d.fault_started_at, clock,
-           EvidenceFor(rule, state));
+    Decide(state, CaseDecision::Kind::kTrigger, rule.name, &rule.case_template, d.fault_started_at,
+           clock, EvidenceFor(rule, state));
   } else if (d.kind == rules::Decision::Kind::kCleared) {
-    Decide(CaseDecision::Kind::kClear, rule.name, nullptr, 0, clock, EvidenceFor(rule, state));
+    Decide(state, CaseDecision::Kind::kClear, rule.name, nullptr, 0, clock,
+           EvidenceFor(rule, state));
   }
   if (rs.idle()) states.erase(it);
 }

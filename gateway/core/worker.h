@@ -142,8 +142,10 @@ class Worker {
                          uint32_t& index);
   void ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock);
   void EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock);
-  void Decide(CaseDecision::Kind kind, std::string_view rule, const rules::CaseTemplate* tmpl,
-              int64_t fault_started_at, int64_t clock, Evidence evidence);
+  // Buffers a decision about the device of `state` (its model is taken now).
+  void Decide(const devices::DeviceState& state, CaseDecision::Kind kind, std::string_view rule,
+              const rules::CaseTemplate* tmpl, int64_t fault_started_at, int64_t clock,
+              Evidence evidence);
   // Hands the buffered decisions of `entry` to the case book as one change.
   void FlushDecisions(DeviceEntry& entry);
   void MarkDirty(DeviceEntry& entry, uint32_t index);
