@@ -80,17 +80,32 @@ void DeviceState::Apply(const Sample& sample, int64_t ts, int64_t seen_at,
       }
     }
   }
+  // Two passes over the metrics: the first finds where each one goes and
+  // starts loading it (value, windows, hash slot: on a large fleet each is a
+  // cache miss), the second updates them, by then mostly from cache.
   for (const MetricValue& m : sample.metrics) {
     if (auto found = plan_->Find(m.name)) {
       const uint32_t slot = *found;
-      if (std::isnan(values_[slot])) ++slot_names_seen_;
-      values_[slot] = m.value;
-      if (MetricWindows* series = Series(slot)) series->Push(plan_->windows(slot), ts, m.value);
       effects.slots.push_back(slot);
+      effects.slot_values.push_back(m.value);
+      __builtin_prefetch(&values_[slot], 1);
+      if (const MetricWindows* series = Series(slot)) {
+        series->PrefetchForPush(plan_->windows(slot).size());
+      }
     } else {
-      other_metrics_[names_->Intern(m.name)] = m.value;
+      const uint32_t id = names_->Intern(m.name);
+      other_metrics_.prefetch(id);
+      effects.other_values.emplace_back(id, m.value);
     }
   }
+  for (std::size_t i = 0; i < effects.slots.size(); ++i) {
+    const uint32_t slot = effects.slots[i];
+    const double value = effects.slot_values[i];
+    if (std::isnan(values_[slot])) ++slot_names_seen_;
+    values_[slot] = value;
+    if (MetricWindows* series = Series(slot)) series->Push(plan_->windows(slot), ts, value);
+  }
+  for (const auto& [id, value] : effects.other_values) other_metrics_[id] = value;
   if (sample.has_dtc) ApplyDtc(sample, effects);
 }
 

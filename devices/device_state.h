@@ -39,8 +39,14 @@ struct SampleEffects {
   bool dtc_present = false;           // the sample had a `dtc` field
   std::vector<std::string> entered;   // codes that entered the active set, payload order
   std::vector<std::string> left;      // codes that left the active set, sorted
+  // Apply's scratch: the value each of `slots` was given, and the metrics no
+  // rule names (NameTable id, value), in payload order.
+  std::vector<double> slot_values;
+  std::vector<std::pair<uint32_t, double>> other_values;
   void Clear() {
     slots.clear();
+    slot_values.clear();
+    other_values.clear();
     dtc_present = false;
     entered.clear();
     left.clear();
@@ -85,6 +91,13 @@ class DeviceState {
   // Window aggregate (see MetricWindows::Query); unknown if never reported.
   double Window(uint32_t slot, int window, WindowFunc func, int64_t now);
   int64_t WindowExpiry(uint32_t slot, int window, int64_t now);
+  // Starts loading what Window(slot, window, ...) will read (see
+  // MetricWindows::PrefetchForQuery); no effect on the state.
+  void PrefetchWindow(uint32_t slot, int window) const {
+    if (const MetricWindows* series = Series(slot)) {
+      series->PrefetchForQuery(plan_->windows(slot).size(), window);
+    }
+  }
   bool DtcActive(std::string_view code) const;
   bool DtcActivePrefix(std::string_view prefix) const;
 

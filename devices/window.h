@@ -90,6 +90,25 @@ class MetricWindows {
   // longest window are dropped.
   void Reshape(Specs specs);
 
+  // Ask the CPU to start loading what a Push, or a Query of window `index`,
+  // will touch (the window, the oldest and newest points), so that the
+  // cache misses of a sample's metrics and rules overlap rather than come
+  // one after another. No effect on the state.
+  void PrefetchForPush(std::size_t window_count) const {
+    if (!block_) return;
+    const View v = Map(window_count);
+    __builtin_prefetch(v.windows, 1);
+    __builtin_prefetch(&v.At(begin_), 0);
+    __builtin_prefetch(&v.At(end_), 1);
+  }
+  void PrefetchForQuery(std::size_t window_count, int index) const {
+    if (!block_) return;
+    const View v = Map(window_count);
+    __builtin_prefetch(&v.windows[index], 1);
+    __builtin_prefetch(&v.At(begin_), 0);
+    __builtin_prefetch(&v.At(end_ - 1), 0);
+  }
+
   std::size_t retained_points() const { return end_ - begin_; }
 
   // Checkpoints: the retained points, oldest first. Restoring = Push them

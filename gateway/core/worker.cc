@@ -383,9 +383,21 @@ void Worker::EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock) 
     const uint64_t* bits = rules_->DtcBitmap();
     for (std::size_t i = 0; i < words; ++i) woken[i] |= bits[i];
   }
+  for (std::size_t i = 0; i < words; ++i) woken[i] &= entry.selected[i];
+  // The windows the rules will read are, on a large fleet, mostly not in
+  // cache: start loading them all before the first evaluation waits on one.
+  for (std::size_t i = 0; i < words; ++i) {
+    for (uint64_t bits = woken[i]; bits != 0; bits &= bits - 1) {
+      const uint32_t rule =
+          static_cast<uint32_t>(i * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      for (const auto& [slot, window] : rules_->rule(rule).windows) {
+        entry.state.PrefetchWindow(slot, window);
+      }
+    }
+  }
   // Rule-file order: ascending bit index.
   for (std::size_t i = 0; i < words; ++i) {
-    uint64_t bits = woken[i] & entry.selected[i];
+    uint64_t bits = woken[i];
     while (bits != 0) {
       const uint32_t rule = static_cast<uint32_t>(i * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
       bits &= bits - 1;
