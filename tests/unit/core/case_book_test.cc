@@ -96,6 +96,21 @@ TEST_F(CaseBookTest, ReopensWithinReopenWithinOnly) {
   EXPECT_NE(sink_.events.back().snapshot.id, reopened.id);
 }
 
+// The default reopen_within (0s) never reopens, even at the very instant of
+// the resolution; 1ms does.
+TEST_F(CaseBookTest, ZeroReopenWithinNeverReopens) {
+  book_.Trigger(Subject(), Template(0), 0, 0, {});
+  book_.Clear(Subject(), 1000, {});
+  book_.Trigger(Subject(), Template(0), 1000, 1000, {});
+  ASSERT_EQ(sink_.events.size(), 3u);
+  EXPECT_EQ(sink_.events[2].type, EventType::kOpened);
+  EXPECT_NE(sink_.events[2].snapshot.id, sink_.events[0].snapshot.id);
+
+  book_.Clear(Subject(), 2000, {});
+  book_.Trigger(Subject(), Template(1), 2000, 2000, {});
+  EXPECT_EQ(sink_.events.back().type, EventType::kReopened);
+}
+
 TEST_F(CaseBookTest, AcknowledgeAndResolveByTheServiceCenter) {
   book_.Trigger(Subject(), Template(), 0, 0, {});
   std::string id = sink_.events[0].snapshot.id;
