@@ -95,6 +95,7 @@ def main():
     bad(line(topic("d1"), '{"ts": 1012000, "metrics": {"temp": 50, "battery": 5}} trailing'))
     bad(line(topic("d1"), "not json"))
     bad(line(topic("d1"), ""))
+    # Not JSON either, but reported as non_finite (README, "The life of a message").
     bad(line(topic("d1"), '{"ts": 1012000, "metrics": {"temp": NaN, "battery": 5}}'))
 
     # bad_field
