@@ -8,6 +8,19 @@
 #include "rules/program.h"
 
 namespace precall::core {
+namespace {
+
+// Calls fn(index) for each set bit of a bitmap of `words` words, ascending.
+template <typename Fn>
+void ForEachSetBit(const uint64_t* bitmap, std::size_t words, Fn&& fn) {
+  for (std::size_t i = 0; i < words; ++i) {
+    for (uint64_t bits = bitmap[i]; bits != 0; bits &= bits - 1) {
+      fn(static_cast<uint32_t>(i * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))));
+    }
+  }
+}
+
+}  // namespace
 
 using devices::RejectReason;
 
@@ -234,7 +247,9 @@ void Worker::FlushDecisions(DeviceEntry& entry) {
     AppendCheckpoint(entry, checkpoint_);
     checkpoint = DeviceCheckpoint{device_key_, checkpoint_, entry.watermark};
   }
-  cases_.Apply(SubjectFor(entry, ""), decisions_, options_.checkpoints ? &checkpoint : nullptr);
+  // Each decision carries its rule and model: the subject is the device.
+  cases_.Apply(CaseSubject{entry.state.tenant(), entry.state.device()}, decisions_,
+               options_.checkpoints ? &checkpoint : nullptr);
   decisions_.clear();
 }
 
@@ -337,11 +352,6 @@ void Worker::ReturnCheckpoints() {
   taken_.clear();
 }
 
-CaseSubject Worker::SubjectFor(const DeviceEntry& entry, std::string_view rule) const {
-  const devices::DeviceState& s = entry.state;
-  return CaseSubject{s.tenant(), s.device(), rule, s.has_model() ? &s.model() : nullptr};
-}
-
 void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
   const devices::DeviceState& state = entry.state;
   for (const std::string& code : effects_.left) {
@@ -386,24 +396,13 @@ void Worker::EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock) 
   for (std::size_t i = 0; i < words; ++i) woken[i] &= entry.selected[i];
   // The windows the rules will read are, on a large fleet, mostly not in
   // cache: start loading them all before the first evaluation waits on one.
-  for (std::size_t i = 0; i < words; ++i) {
-    for (uint64_t bits = woken[i]; bits != 0; bits &= bits - 1) {
-      const uint32_t rule =
-          static_cast<uint32_t>(i * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      for (const auto& [slot, window] : rules_->rule(rule).windows) {
-        entry.state.PrefetchWindow(slot, window);
-      }
+  ForEachSetBit(woken, words, [&](uint32_t rule) {
+    for (const auto& [slot, window] : rules_->rule(rule).windows) {
+      entry.state.PrefetchWindow(slot, window);
     }
-  }
+  });
   // Rule-file order: ascending bit index.
-  for (std::size_t i = 0; i < words; ++i) {
-    uint64_t bits = woken[i];
-    while (bits != 0) {
-      const uint32_t rule = static_cast<uint32_t>(i * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      bits &= bits - 1;
-      EvaluateRule(entry, rule, now, clock);
-    }
-  }
+  ForEachSetBit(woken, words, [&](uint32_t rule) { EvaluateRule(entry, rule, now, clock); });
 }
 
 void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, int64_t clock) {

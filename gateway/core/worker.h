@@ -160,7 +160,6 @@ class Worker {
   void ScheduleClock(DeviceEntry& entry, uint32_t index, int64_t due);
   int64_t NextClockDue(DeviceEntry& entry, int64_t now);
   Evidence EvidenceFor(const rules::CompiledRule& rule, const devices::DeviceState& state) const;
-  CaseSubject SubjectFor(const DeviceEntry& entry, std::string_view rule) const;
 
   std::shared_ptr<const rules::RuleSet> rules_;
   std::shared_ptr<const devices::FaultCatalog> catalog_;
