@@ -101,6 +101,12 @@ class Gateway:
         if p is None:
             return None
         p.send_signal(sig)
+        if name == "broker":
+            # mosquitto 2.0.11 can lose a SIGTERM that comes while it is still
+            # starting up (it then runs on): repeat it until the broker is gone.
+            deadline = time.monotonic() + 30
+            while not poll(lambda: p.poll() is not None, 0.2) and time.monotonic() < deadline:
+                p.send_signal(sig)
         return p.wait(timeout=30)
 
     def log(self):

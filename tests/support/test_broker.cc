@@ -105,9 +105,28 @@ absl::Status TestBroker::Start() {
 
 void TestBroker::Stop() {
   if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
+  // mosquitto 2.0.11 can lose a SIGTERM that arrives while it is still
+  // starting up: seen with the signal caught, none pending, and the broker
+  // running on (a test that stops a broker it just started then hung). So
+  // the signal is repeated until it exits, and SIGKILL ends a broker that
+  // is not gone within 10 s.
+  constexpr auto kRepeatEvery = std::chrono::milliseconds(200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto next_term = std::chrono::steady_clock::now();
   int status = 0;
-  waitpid(pid_, &status, 0);
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    if (now >= next_term) {
+      kill(pid_, SIGTERM);
+      next_term = now + kRepeatEvery;
+    }
+    std::this_thread::yield();
+  }
   pid_ = -1;
 }
 
