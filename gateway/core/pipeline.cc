@@ -5,6 +5,7 @@
 
 #include "absl/hash/hash.h"
 #include "devices/ids.h"
+#include "gateway/core/thread_name.h"
 
 namespace precall::core {
 
@@ -26,13 +27,16 @@ Pipeline::~Pipeline() { Stop(); }
 void Pipeline::Start() {
   if (started_) return;
   started_ = true;
-  for (auto& lane : lanes_) {
-    Lane* l = lane.get();
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    Lane* l = lanes_[i].get();
     {
       absl::MutexLock lock(&l->requests_mu);
       l->running = true;
     }
-    l->thread = std::thread([this, l] { Run(*l); });
+    l->thread = std::thread([this, l, i] {
+      NameThisThread("worker-" + std::to_string(i));
+      Run(*l);
+    });
   }
 }
 

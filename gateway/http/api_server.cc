@@ -13,6 +13,7 @@
 #include "devices/severity.h"
 #include "gateway/core/case.h"
 #include "gateway/core/json_writer.h"
+#include "gateway/core/thread_name.h"
 #include "httplib.h"
 #include "simdjson.h"
 
@@ -496,6 +497,7 @@ absl::Status ApiServer::Start() {
   }
   started_ = true;
   thread_ = std::thread([this] {
+    core::NameThisThread("http");
     server_->listen_after_bind();
     listen_returned_ = true;
   });

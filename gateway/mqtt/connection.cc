@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gateway/core/thread_name.h"
+
 namespace precall::mqtt {
 namespace {
 
@@ -108,7 +110,10 @@ Connection::~Connection() { Stop(); }
 
 void Connection::Start() {
   if (connector_.joinable() || stopping()) return;
-  connector_ = std::thread([this] { ConnectUntilUp(); });
+  connector_ = std::thread([this] {
+    core::NameThisThread("mqtt-connect");
+    ConnectUntilUp();
+  });
 }
 
 void Connection::ConnectUntilUp() {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "gateway/core/thread_name.h"
+
 namespace precall::mqtt {
 namespace {
 
@@ -28,7 +30,10 @@ absl::Status CasePublisher::Start() {
   connection_ = std::move(*connection);
   connection_->set_on_connected([this] { Notify(); });
   connection_->Start();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    core::NameThisThread("egress");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -3,16 +3,19 @@
 // under back-pressure, and Stop drains what was submitted.
 #include "gateway/core/pipeline.h"
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "devices/ids.h"
 #include "fakes/in_memory_store.h"
 #include "gtest/gtest.h"
-#include "support/poll.h"
 #include "rules/rule_file.h"
+#include "support/poll.h"
 
 namespace precall::core {
 namespace {
@@ -107,6 +110,30 @@ TEST(PipelineTest, BothTopicsOfADeviceGoToTheSameWorker) {
     std::string device = "fleet/acme/dev-" + std::to_string(d);
     EXPECT_EQ(pipeline.LaneFor(device + "/telemetry"), pipeline.LaneFor(device + "/status"));
   }
+}
+
+// An operator reading `top -H` or perf tells the workers apart by name.
+TEST(PipelineTest, WorkerThreadsAreNamedByTheirIndex) {
+  PerDeviceSink sink;
+  CaseBook cases(sink);
+  WallClock clock;
+  Pipeline pipeline(Pipeline::Options{.workers = 2}, Rules(), nullptr, clock, cases);
+  pipeline.Start();
+  auto thread_names = [] {
+    std::set<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      names.insert(name);
+    }
+    return names;
+  };
+  EXPECT_TRUE(precall::testing::PollUntil([&] {
+    std::set<std::string> names = thread_names();
+    return names.contains("worker-0") && names.contains("worker-1");
+  }));
+  pipeline.Stop();
 }
 
 TEST(PipelineTest, QueryDeviceAsksTheOwningWorkerWhileItRunsAndAfterItStopped) {
