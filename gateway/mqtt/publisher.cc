@@ -1,6 +1,7 @@
 #include "gateway/mqtt/publisher.h"
 
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #include "gateway/core/thread_name.h"
@@ -9,6 +10,7 @@ namespace precall::mqtt {
 namespace {
 
 constexpr std::size_t kBatch = 100;  // at most; no more than the connection's send window
+constexpr std::size_t kBulk = 8;     // a batch this long goes out at once
 constexpr auto kAckTimeout = std::chrono::seconds(10);
 constexpr auto kRetryEvery = std::chrono::milliseconds(500);
 
@@ -67,35 +69,26 @@ std::vector<core::OutboxEntry> CasePublisher::NextBatch(std::size_t window) {
   return batch;
 }
 
-bool CasePublisher::DrainOnce(bool& progressed) {
-  progressed = false;
-  const std::size_t window = std::min(kBatch, static_cast<std::size_t>(connection_->send_window()));
-  const std::vector<core::OutboxEntry> batch = NextBatch(window);
+bool CasePublisher::PublishGroup(std::span<const core::OutboxEntry> group, bool& progressed) {
   std::vector<::mqtt::delivery_token_ptr> tokens;
-  tokens.reserve(batch.size());
-  for (const core::OutboxEntry& e : batch) {
+  tokens.reserve(group.size());
+  for (const core::OutboxEntry& e : group) {
     auto token = connection_->Publish(e.topic, e.payload, 1);
     // Not connected (any more): what was handed to Paho before is checked below.
     if (!token.ok()) break;
     tokens.push_back(std::move(*token));
   }
-  bool healthy = tokens.size() == batch.size();
+  bool healthy = tokens.size() == group.size();
   for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const uint64_t seq = batch[i].event_seq;
+    const uint64_t seq = group[i].event_seq;
     try {
-      if (!tokens[i]->wait_for(kAckTimeout)) {
-        healthy = false;
-        break;
-      }
+      if (!tokens[i]->wait_for(kAckTimeout)) return false;
     } catch (const ::mqtt::exception& e) {
       // An MQTT 5 PUBACK with a reason code >= 0x80 is a refusal: the entry
       // stays, set aside (see the header). Anything else is a lost
       // connection: the entry stays, and the drain starts again from the
       // oldest once connected.
-      if (e.get_reason_code() < 0x80) {
-        healthy = false;
-        break;
-      }
+      if (e.get_reason_code() < 0x80) return false;
       refused_.fetch_add(1, std::memory_order_relaxed);
       set_aside_.insert(seq);
       // No pass due: the next one comes a full refused_retry_ from now (a
@@ -107,13 +100,25 @@ bool CasePublisher::DrainOnce(bool& progressed) {
       continue;
     }
     // Acknowledged by the broker: only now does the entry leave the outbox.
-    if (store_.RemoveFromOutbox(seq).ok()) {
-      set_aside_.erase(seq);
-      published_.fetch_add(1, std::memory_order_relaxed);
-      progressed = true;
-    } else {
-      healthy = false;  // still there: read it again
-    }
+    if (!store_.RemoveFromOutbox(seq).ok()) return false;  // still there: read it again
+    set_aside_.erase(seq);
+    published_.fetch_add(1, std::memory_order_relaxed);
+    progressed = true;
+  }
+  return healthy;
+}
+
+bool CasePublisher::DrainOnce(bool& progressed) {
+  progressed = false;
+  const std::size_t window = std::min(kBatch, static_cast<std::size_t>(connection_->send_window()));
+  const std::vector<core::OutboxEntry> batch = NextBatch(window);
+  // A short batch goes out one event at a time, a backlog all at once (see
+  // the header).
+  const std::size_t group = batch.size() >= kBulk ? batch.size() : 1;
+  bool healthy = true;
+  for (std::size_t first = 0; healthy && first < batch.size(); first += group) {
+    healthy = PublishGroup(std::span(batch).subspan(first, std::min(group, batch.size() - first)),
+                           progressed);
   }
   if (!healthy) Rewind();
   return healthy;

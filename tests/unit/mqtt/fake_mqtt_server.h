@@ -1,7 +1,7 @@
 // FakeMqttServer: a scripted MQTT server on a free loopback port, for what a
 // real mosquitto cannot be made to do: refuse MQTT 5 like a broker that only
-// speaks 3.1.1, or refuse a publication (or those of one topic) with an MQTT 5 PUBACK reason
-// code.
+// speaks 3.1.1, refuse a publication (or those of one topic) with an MQTT 5 PUBACK reason
+// code, or hold its PUBACKs back.
 // Not a broker: no routing, no sessions. One client at a time, served by the
 // server's own thread; what it saw is read from the test thread.
 #ifndef PRECALL_TESTS_UNIT_MQTT_FAKE_MQTT_SERVER_H_
@@ -33,6 +33,8 @@ class FakeMqttServer {
     std::string puback_reason_for;
     // Non-empty: after each SUBACK the server sends one QoS 0 message here.
     std::string publish_after_subscribe;
+    // PUBACKs are held back until ReleasePubacks(), as a slow broker would.
+    bool hold_pubacks = false;
   };
   // What a CONNECT asked for.
   struct Connect {
@@ -83,6 +85,16 @@ class FakeMqttServer {
   // From now on every PUBACK is a success, whatever the script says (the
   // broker's ACL was fixed).
   void AcceptEverything() { accept_everything_.store(true); }
+  // Sends the PUBACKs held back so far (Script::hold_pubacks), and from now
+  // on answers at once.
+  void ReleasePubacks() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    for (const auto& puback : held_) {
+      if (client_fd_ >= 0) Send(client_fd_, puback);
+    }
+    held_.clear();
+  }
   // Closes the current client's connection, as a network failure would.
   void DropClient() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -193,9 +205,15 @@ class FakeMqttServer {
                                   topic.find(script_.puback_reason_for) != std::string::npos;
             const uint8_t reason =
                 scripted && !accept_everything_.load() ? script_.puback_reason : 0x00;
-            Send(fd, level == 5 ? std::vector<uint8_t>{0x40, 0x03, body[id_at], body[id_at + 1],
-                                                       reason}
-                                : std::vector<uint8_t>{0x40, 0x02, body[id_at], body[id_at + 1]});
+            std::vector<uint8_t> puback =
+                level == 5 ? std::vector<uint8_t>{0x40, 0x03, body[id_at], body[id_at + 1], reason}
+                           : std::vector<uint8_t>{0x40, 0x02, body[id_at], body[id_at + 1]};
+            std::lock_guard<std::mutex> lock(mu_);
+            if (script_.hold_pubacks && !released_) {
+              held_.push_back(std::move(puback));
+            } else {
+              Send(fd, puback);
+            }
           }
           break;
         }
@@ -244,6 +262,8 @@ class FakeMqttServer {
   int client_fd_ = -1;
   std::vector<Connect> connects_;
   int publishes_ = 0;
+  bool released_ = false;                   // hold_pubacks: ReleasePubacks() was called
+  std::vector<std::vector<uint8_t>> held_;  // hold_pubacks: PUBACKs not yet sent
 };
 
 }  // namespace precall::testing

@@ -138,6 +138,25 @@ TEST(CasePublisherTest, KeepsEntriesWhileTheBrokerIsDownAndSendsThemLater) {
   ASSERT_TRUE(PollUntil([&] { return store.outbox_size() == 0 && publisher.published() == 8; }));
 }
 
+// A few waiting events go out one at a time, each after the broker
+// acknowledged the one before: two PUBLISHes in flight let Nagle's algorithm
+// and delayed ACKs stall the drain for 40 ms (see the header).
+TEST(CasePublisherTest, AFewEventsGoOutOneAtATime) {
+  FakeMqttServer server({.hold_pubacks = true});
+  fakes::InMemoryCaseStore store;
+  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(store.Commit(Event(seq)).ok());
+  CasePublisher publisher(Options(server), store);
+  ASSERT_TRUE(publisher.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return server.publishes() >= 1; }));
+  // Published together, the second would be there within microseconds; one
+  // at a time, it never comes while the first PUBACK is held.
+  EXPECT_FALSE(PollUntil([&] { return server.publishes() >= 2; }, 300));
+  EXPECT_EQ(store.outbox_size(), 3u);
+  server.ReleasePubacks();
+  ASSERT_TRUE(PollUntil([&] { return store.outbox_size() == 0 && publisher.published() == 3; }));
+  EXPECT_EQ(server.publishes(), 3);
+}
+
 // MQTT 5 acknowledges with a reason code: >= 0x80 (here 0x87, not
 // authorized) is a refusal, and the entry stays in the outbox to be retried.
 TEST(CasePublisherTest, KeepsEntriesTheBrokerRefusesWithAReasonCode) {
