@@ -1,6 +1,9 @@
 #include "gateway/mqtt/connection.h"
 
+#include <MQTTAsync.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include "gateway/core/thread_name.h"
 
@@ -24,6 +27,20 @@ bool RefusesProtocolVersion(const ::mqtt::exception& e) {
   return e.get_return_code() == 1 || e.get_return_code() == 0x84;
 }
 
+// Paho C keeps an in-memory trace whether or not anyone reads it: at its
+// default level every traced function entry and exit takes a global mutex
+// and a gettimeofday, and every packet is formatted with vsnprintf, on the
+// receive thread, per message. Errors only, unless the operator asked for a
+// trace (MQTT_C_CLIENT_TRACE, Paho's own switch).
+void QuietPahoTrace() {
+  static const bool once = [] {
+    if (std::getenv("MQTT_C_CLIENT_TRACE") == nullptr)
+      MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
+    return true;
+  }();
+  (void)once;
+}
+
 }  // namespace
 
 std::string_view MqttVersionName(int version) {
@@ -40,6 +57,7 @@ std::string_view MqttVersionName(int version) {
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const MqttOptions& options,
                                                                const std::string& client_id,
                                                                bool persistent_session) {
+  QuietPahoTrace();
   std::unique_ptr<Connection> c(new Connection());
   c->options_ = options;
   c->client_id_ = client_id;
