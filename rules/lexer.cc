@@ -143,6 +143,14 @@ class Lexer {
     const std::size_t number_end = pos_;
     while (IsNameChar(At(pos_))) ++pos_;
     const bool has_suffix = pos_ > number_end;
+    if (const std::string_view suffix = text_.substr(number_end, pos_ - number_end);
+        suffix == "and" || suffix == "or" || suffix == "not") {
+      Token token = Make(TokenKind::kError, start);
+      token.problem =
+          Concat("a space is missing between ", Quoted(text_.substr(start, number_end - start)),
+                 " and ", Quoted(suffix));
+      return token;
+    }
     if (has_suffix && IsNameStart(text_[number_end])) {
       Token token = Make(TokenKind::kDuration, start);
       if (integer) {

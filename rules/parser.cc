@@ -3,7 +3,9 @@
 // and unary '-', each of which counts one nesting level (at most kMaxNesting),
 // and binary chains are loops whose tree height is capped (kMaxTreeHeight), so
 // neither the parser nor whoever walks or destroys the tree can overflow the
-// stack on hostile input.
+// stack on hostile input. A chain leans left, so evaluating it holds one value
+// however long it is; what evaluation holds at once is capped separately
+// (kMaxPendingValues).
 #include "rules/parser.h"
 
 #include <algorithm>
@@ -83,18 +85,20 @@ std::optional<Op> ComparisonOp(TokenKind kind) {
 }
 
 // A subtree under construction: `start` is where its text begins (an opening
-// parenthesis included), `height` its number of levels.
+// parenthesis included), `height` its number of levels, `values` how many
+// values its postfix evaluation holds at most.
 struct Node {
   ExprPtr expr;
   int start = 0;
   int height = 1;
+  int values = 1;
 };
 
 Node Leaf(Expr::Kind kind, int offset) {
   auto expr = std::make_unique<Expr>();
   expr->kind = kind;
   expr->offset = offset;
-  return Node{std::move(expr), offset, 1};
+  return Node{std::move(expr), offset, 1, 1};
 }
 
 // What a call argument turned out to be.
@@ -182,17 +186,25 @@ class Parser {
     node.expr->op = op;
     node.expr->rhs = std::move(operand.expr);
     node.height = operand.height + 1;
+    node.values = operand.values;
     return node;
   }
 
   std::optional<Node> Binary(Op op, const Token& op_token, Node lhs, Node rhs) {
     const int height = std::max(lhs.height, rhs.height) + 1;
     if (height > kMaxTreeHeight) return TooComplex(op_token);
+    // The left value waits while the right subtree is evaluated.
+    const int values = std::max(lhs.values, rhs.values + 1);
+    if (values > kMaxPendingValues) {
+      return Fail(op_token.offset, Concat("expression too complex (more than ", kMaxPendingValues,
+                                          " operands waiting at once)"));
+    }
     Node node = Leaf(Expr::Kind::kBinary, lhs.start);
     node.expr->op = op;
     node.expr->lhs = std::move(lhs.expr);
     node.expr->rhs = std::move(rhs.expr);
     node.height = height;
+    node.values = values;
     return node;
   }
 

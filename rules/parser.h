@@ -13,8 +13,13 @@
 namespace precall::rules {
 
 // The parser refuses trees taller than this (binary operators and unary ones
-// each add a level); evaluation sizes its stack from it (program.h).
-inline constexpr int kMaxTreeHeight = 256;
+// each add a level: `a or b or ...` with 4,096 operators), which bounds the
+// recursion of whoever walks the tree.
+inline constexpr int kMaxTreeHeight = 4096;
+// ... and trees whose evaluation holds more values at once (a chain holds one
+// however long it is; `a + (b + (c ...` one per parenthesis); evaluation sizes
+// its stack from it (program.h).
+inline constexpr int kMaxPendingValues = 256;
 
 struct ExprError {
   int offset;  // byte offset into the expression text where the problem is

@@ -44,10 +44,9 @@ struct Instr {
   int64_t ms = 0;     // kSilent
 };
 
-// Evaluation stack bound. Postfix evaluation of a tree of height h never
-// holds more than h + 1 values (a leaf holds 1; a binary node holds its left
-// value while its right subtree needs at most its own height + 1), and the
-// parser refuses trees taller than kMaxTreeHeight (parser.h), which
+// Evaluation stack bound. Postfix evaluation holds at most one value per
+// binary node waiting for its right subtree, plus one; the parser refuses
+// trees that would hold more than kMaxPendingValues (parser.h), which
 // rule_set.cc checks against this at compile time.
 inline constexpr int kMaxStackDepth = 257;
 

@@ -44,7 +44,7 @@ OpCode ToOpCode(Op op) {
   return OpCode::kAdd;
 }
 
-static_assert(kMaxStackDepth >= kMaxTreeHeight + 1,
+static_assert(kMaxStackDepth >= kMaxPendingValues + 1,
               "every tree the parser accepts must fit on Evaluate's stack");
 
 // Emits postfix code for one expression tree and records what the rule uses.

@@ -437,6 +437,11 @@ TEST(ParserTest, LiteralsOutOfPlace) {
                                   "the argument of silent()")));
   EXPECT_THAT(Error("x > 1e999"), IsError(4, "number '1e999' is out of range"));
   EXPECT_THAT(Error("x > 1."), IsError(4, "malformed number '1.'"));
+  // A number glued to a keyword: one error that says what is missing.
+  EXPECT_THAT(Errors("a>1and b>1"),
+              ElementsAre(IsError(2, "a space is missing between '1' and 'and'")));
+  EXPECT_THAT(Error("a > 2.5or b"), IsError(4, "a space is missing between '2.5' and 'or'"));
+  EXPECT_THAT(Error("a > 1not"), IsError(4, "a space is missing between '1' and 'not'"));
   const std::string long_name(65, 'm');
   EXPECT_THAT(Error("x > 1 and " + long_name + " > 2"),
               IsError(10,
@@ -493,20 +498,39 @@ TEST(ParserTest, HostileNestingDoesNotOverflowTheStack) {
   EXPECT_THAT(Error(calls), IsError(129, kTooDeep));
 }
 
-TEST(ParserTest, TreeHeightIsCapped) {
-  // x + x + ... : each '+' adds a level to the (left-leaning) tree.
-  std::string sum = "x";
-  for (int i = 0; i < 255; ++i) sum += " + x";
-  EXPECT_TRUE(ParseExpression(sum).errors.empty());
-  sum += " + x";  // the 256th '+', at offset 2 + 4 * 255
-  EXPECT_THAT(Error(sum),
-              IsError(1022, "expression too complex (more than 256 levels of operators)"));
+TEST(ParserTest, LongChainsParseAndTreeHeightIsCapped) {
+  // x or x or ... : each 'or' adds a level to the (left-leaning) tree, and
+  // evaluating it holds two values at most, however long it is.
+  std::string chain = "x";
+  for (int i = 0; i < 4095; ++i) chain += " or x";
+  EXPECT_TRUE(ParseExpression(chain).errors.empty());
+  chain += " or x";  // the 4,096th 'or', at offset 2 + 5 * 4095
+  EXPECT_THAT(Error(chain),
+              IsError(20477, "expression too complex (more than 4096 levels of operators)"));
   std::string hostile = "x";
   for (int i = 0; i < 10000; ++i) hostile += " and x";
   EXPECT_THAT(Errors(hostile),
-              ElementsAre(IsError(1532,
-                                  "expression too complex (more than 256 levels of "
+              ElementsAre(IsError(2 + 6 * 4095,
+                                  "expression too complex (more than 4096 levels of "
                                   "operators)")));
+}
+
+TEST(ParserTest, ValuesWaitingAtOnceAreCapped) {
+  // Each parenthesis level leaves 'a or', 'b and', 'c ==', 'd +' and 'e *'
+  // waiting for their right operands: 5 values per level.
+  auto nested = [](int levels) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += "a or b and c == d + e * (";
+    text += "x";
+    text += std::string(static_cast<std::size_t>(levels), ')');
+    return text;
+  };
+  EXPECT_TRUE(ParseExpression(nested(51)).errors.empty());  // 255 waiting, 256 held
+  const std::string too_many = nested(52);
+  const ParseResult result = ParseExpression(too_many);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].message,
+            "expression too complex (more than 256 operands waiting at once)");
 }
 
 TEST(ParserTest, ExpressionLengthIsCapped) {
