@@ -206,7 +206,7 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
     const bool advanced = sample.has_ts && clock_.Observe(ts);
     const int64_t clock = data_clock ? clock_.NowMs() : receive_ms;
     counters_.ingest_lag_ms.Record(clock_.NowMs() - ts);  // now: processed, not received
-    if (!effects_.left.empty() || !effects_.entered.empty()) ApplyCatalog(entry, ts, clock);
+    if (!effects_.left.empty() || !effects_.entered.empty()) ApplyCatalog(entry, ts);
     EvaluateWokenRules(entry, ts, clock);
     // The device reported: its silent() rules may read differently now.
     if (!rules_->clock_rules().empty()) ScheduleClock(entry, index, clock);
@@ -352,11 +352,13 @@ void Worker::ReturnCheckpoints() {
   taken_.clear();
 }
 
-void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
+void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts) {
+  // CONTRACT §2: a code's case opens and resolves "at the sample's event
+  // time", so that time, not the gateway clock, stamps both changes.
   const devices::DeviceState& state = entry.state;
   for (const std::string& code : effects_.left) {
     rule_name_.assign("dtc:").append(code);
-    Decide(state, CaseDecision::Kind::kClear, rule_name_, nullptr, 0, clock, {});
+    Decide(state, CaseDecision::Kind::kClear, rule_name_, nullptr, 0, ts, {});
   }
   if (!catalog_) return;
   for (const std::string& code : effects_.entered) {
@@ -366,7 +368,7 @@ void Worker::ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock) {
     if (found == nullptr || !found->open_case) continue;
     rule_name_.assign("dtc:").append(code);
     rules::CaseTemplate tmpl{found->severity, found->diagnosis, found->skill, found->parts, 0};
-    Decide(state, CaseDecision::Kind::kTrigger, rule_name_, &tmpl, ts, clock, {});
+    Decide(state, CaseDecision::Kind::kTrigger, rule_name_, &tmpl, ts, ts, {});
   }
 }
 

@@ -140,7 +140,7 @@ class Worker {
   void Reject(Outcome& outcome, devices::RejectReason reason);
   DeviceEntry& FindOrAdd(std::string_view key, std::string_view tenant, std::string_view device,
                          uint32_t& index);
-  void ApplyCatalog(DeviceEntry& entry, int64_t ts, int64_t clock);
+  void ApplyCatalog(DeviceEntry& entry, int64_t ts);  // stamped with ts, not the clock
   void EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock);
   // Buffers a decision about the device of `state` (its model is taken now).
   void Decide(const devices::DeviceState& state, CaseDecision::Kind kind, std::string_view rule,
