@@ -24,8 +24,11 @@ struct MqttOptions {
   std::vector<std::string> stale_topics;
   int qos = 1;
   std::chrono::seconds keep_alive{30};
+  // Reconnect attempts: after min_reconnect, doubling up to max_reconnect. A
+  // short cap keeps the gateway within seconds of a broker that comes back
+  // after a long outage; an attempt at a broker that is down costs nothing.
   std::chrono::seconds min_reconnect{1};
-  std::chrono::seconds max_reconnect{30};
+  std::chrono::seconds max_reconnect{5};
 };
 
 }  // namespace precall::mqtt
