@@ -103,11 +103,12 @@ Node Leaf(Expr::Kind kind, int offset) {
 
 // What a call argument turned out to be.
 enum class ArgKind : unsigned char {
-  kMetric,    // a bare metric name
-  kDuration,  // a valid duration literal
-  kString,    // a string literal
-  kOther,     // any other expression
-  kReported,  // a literal whose problem was already reported
+  kMetric,            // a bare metric name
+  kDuration,          // a valid duration literal
+  kString,            // a string literal
+  kOther,             // any other expression
+  kReported,          // a literal whose problem was already reported
+  kNegativeDuration,  // '-' and a duration, e.g. avg(x, -1m)
 };
 
 struct Arg {
@@ -409,6 +410,22 @@ class Parser {
       }
       return arg;
     }
+    // '-5m' alone is a negative duration, not minus a misplaced duration.
+    if (token.kind == TokenKind::kMinus && Peek(1).kind == TokenKind::kDuration &&
+        (Peek(2).kind == TokenKind::kComma || Peek(2).kind == TokenKind::kRParen)) {
+      Take();
+      const Token& duration = Take();
+      Arg arg;
+      arg.offset = token.offset;
+      arg.token = &duration;
+      if (duration.problem.empty()) {
+        arg.kind = ArgKind::kNegativeDuration;
+      } else {
+        ReportProblem(duration);
+        arg.kind = ArgKind::kReported;
+      }
+      return arg;
+    }
     std::optional<Node> node = ParseOr();
     if (!node.has_value()) return std::nullopt;
     Arg arg;
@@ -459,12 +476,10 @@ class Parser {
       return;
     }
     const Arg& window = args[1];
-    if (window.kind == ArgKind::kDuration) {
-      if (window.token->duration_ms > 0) {
-        call.duration_ms = window.token->duration_ms;
-      } else {
-        Report(window.offset, Concat("window of ", f, "() must be greater than 0"));
-      }
+    if (window.kind == ArgKind::kDuration && window.token->duration_ms > 0) {
+      call.duration_ms = window.token->duration_ms;
+    } else if (window.kind == ArgKind::kDuration || window.kind == ArgKind::kNegativeDuration) {
+      Report(window.offset, Concat("window of ", f, "() must be greater than 0"));
     } else if (window.kind != ArgKind::kReported) {
       Report(window.offset, Concat("window of ", f, "() must be a duration, e.g. 5m"));
     }
@@ -507,12 +522,10 @@ class Parser {
     }
     if (args.empty()) return;
     const Arg& arg = args[0];
-    if (arg.kind == ArgKind::kDuration) {
-      if (arg.token->duration_ms > 0) {
-        call.duration_ms = arg.token->duration_ms;
-      } else {
-        Report(arg.offset, "duration of silent() must be greater than 0");
-      }
+    if (arg.kind == ArgKind::kDuration && arg.token->duration_ms > 0) {
+      call.duration_ms = arg.token->duration_ms;
+    } else if (arg.kind == ArgKind::kDuration || arg.kind == ArgKind::kNegativeDuration) {
+      Report(arg.offset, "duration of silent() must be greater than 0");
     } else if (arg.kind != ArgKind::kReported) {
       Report(arg.offset, "argument of silent() must be a duration, e.g. silent(10m)");
     }

@@ -357,9 +357,18 @@ TEST(ParserTest, WindowFunctionArguments) {
   EXPECT_THAT(Error("avg(1m, 1m)"), IsError(4, "first argument of avg() must be a metric name"));
   EXPECT_THAT(Error("rate(x, 5)"), IsError(8, "window of rate() must be a duration, e.g. 5m"));
   EXPECT_THAT(Error("rate(x, y)"), IsError(8, "window of rate() must be a duration, e.g. 5m"));
+  // A negative window: one error, at its '-'.
   EXPECT_THAT(Errors("delta(x, -1m)"),
-              ElementsAre(IsError(9, "window of delta() must be a duration, e.g. 5m"),
-                          IsError(10,
+              ElementsAre(IsError(9, "window of delta() must be greater than 0")));
+  EXPECT_THAT(Errors("silent(-10m) and avg(x, -1.5m) > 1"),
+              ElementsAre(IsError(7, "duration of silent() must be greater than 0"),
+                          IsError(25,
+                                  "invalid duration '1.5m' (expected an integer followed by "
+                                  "ms, s, m, h or d)")));
+  // Minus applied to a longer argument expression is still an expression.
+  EXPECT_THAT(Errors("avg(x, -1m + 2) > 1"),
+              ElementsAre(IsError(7, "window of avg() must be a duration, e.g. 5m"),
+                          IsError(8,
                                   "duration '1m' can only be a window, e.g. avg(x, 5m), or "
                                   "the argument of silent()")));
   EXPECT_THAT(Error("avg(x, 0s)"), IsError(7, "window of avg() must be greater than 0"));
