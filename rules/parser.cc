@@ -3,7 +3,7 @@
 // and unary '-', each of which counts one nesting level (at most kMaxNesting),
 // and binary chains are loops whose tree height is capped (kMaxTreeHeight), so
 // neither the parser nor whoever walks or destroys the tree can overflow the
-// stack on hostile input. A chain leans left, so evaluating it holds one value
+// stack on hostile input. A chain leans left, so evaluating it holds two values
 // however long it is; what evaluation holds at once is capped separately
 // (kMaxPendingValues).
 #include "rules/parser.h"

@@ -16,7 +16,7 @@ namespace precall::rules {
 // each add a level: `a or b or ...` with 4,096 operators), which bounds the
 // recursion of whoever walks the tree.
 inline constexpr int kMaxTreeHeight = 4096;
-// ... and trees whose evaluation holds more values at once (a chain holds one
+// ... and trees whose evaluation holds more values at once (a chain holds two
 // however long it is; `a + (b + (c ...` one per parenthesis); evaluation sizes
 // its stack from it (program.h).
 inline constexpr int kMaxPendingValues = 256;

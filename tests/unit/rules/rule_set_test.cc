@@ -40,6 +40,18 @@ TEST(RuleSetTest, ANameDefinedInTwoFilesPointsAtTheSecondName) {
               ElementsAre("b.yaml:3:11: duplicate rule name 'hot' (first defined at a.yaml:2)"));
 }
 
+// A flat chain (every code of an engine family in one 'or') builds however
+// long it is, and its evaluation holds two values at a time.
+TEST(RuleSetTest, ALongChainBuildsWithAShallowStack) {
+  std::string when = "dtc(\"C0\")";
+  for (int i = 1; i < 4000; ++i) when += " or dtc(\"C" + std::to_string(i) + "\")";
+  RuleFile file = ParseRuleFile("rules:\n  - name: r\n    when: '" + when + "'\n", "r.yaml");
+  ASSERT_TRUE(file.errors.empty()) << file.errors[0].ToString();
+  RuleSet::Built built = RuleSet::Build(std::move(file.rules));
+  ASSERT_NE(built.rules, nullptr);
+  EXPECT_EQ(built.rules->rule(0).when.max_depth, 2);
+}
+
 // Evaluate's stack is fixed: every expression the parser accepts must fit.
 // Nested `v or v and v < v + v * (...)` keeps four values waiting per level
 // (the deepest stacks per height); 26 levels once overflowed a 128-slot stack.
