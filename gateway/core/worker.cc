@@ -32,6 +32,7 @@ Worker::Worker(std::shared_ptr<const rules::RuleSet> rules,
       options_(options),
       clock_(clock),
       cases_(cases),
+      index_by_name_(0, DeviceNameHash{&devices_}, DeviceNameEq{&devices_}),
       woken_(rules_->bitmap_words(), 0) {
   IndexRules();
 }
@@ -80,25 +81,41 @@ void Worker::Reject(Outcome& outcome, RejectReason reason) {
   if (outcome.rejected++ == 0) outcome.first_reject = reason;
 }
 
-Worker::DeviceEntry& Worker::FindOrAdd(std::string_view key, std::string_view tenant,
-                                       std::string_view device, uint32_t& index) {
-  auto it = index_by_key_.find(key);
-  if (it != index_by_key_.end()) {
-    index = it->second;
+std::size_t Worker::DeviceNameHash::operator()(DeviceName name) const {
+  return absl::Hash<std::pair<absl::string_view, absl::string_view>>{}(
+      {absl::string_view(name.tenant.data(), name.tenant.size()),
+       absl::string_view(name.device.data(), name.device.size())});
+}
+
+std::size_t Worker::DeviceNameHash::operator()(uint32_t index) const {
+  const devices::DeviceState& state = (*devices)[index].state;
+  return (*this)(DeviceName{state.tenant(), state.device()});
+}
+
+bool Worker::DeviceNameEq::operator()(uint32_t index, DeviceName name) const {
+  const devices::DeviceState& state = (*devices)[index].state;
+  return state.device() == name.device && state.tenant() == name.tenant;
+}
+
+Worker::DeviceEntry& Worker::FindOrAdd(std::string_view tenant, std::string_view device,
+                                       uint32_t& index) {
+  auto it = index_by_name_.find(DeviceName{tenant, device});
+  if (it != index_by_name_.end()) {
+    index = *it;
     return devices_[index];
   }
   index = static_cast<uint32_t>(devices_.size());
   devices_.emplace_back(std::string(tenant), std::string(device), &rules_->plan(),
                         &metric_names_);
-  index_by_key_.emplace(std::string(key), index);
+  index_by_name_.insert(index);  // hashed from the entry's names
   counters_.devices_known.Add();
   return devices_.back();
 }
 
 const devices::DeviceState* Worker::FindDevice(std::string_view tenant,
                                                std::string_view device) const {
-  auto it = index_by_key_.find(devices::DeviceKey(tenant, device));
-  return it == index_by_key_.end() ? nullptr : &devices_[it->second].state;
+  auto it = index_by_name_.find(DeviceName{tenant, device});
+  return it == index_by_name_.end() ? nullptr : &devices_[*it].state;
 }
 
 std::optional<DeviceView> Worker::ViewDevice(std::string_view tenant,
@@ -123,14 +140,11 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
                                       int64_t receive_ms, uint64_t journal_seq) {
   Outcome outcome;
   auto parsed = devices::ParseTopic(topic);
-  // "fleet/" + tenant + "/" + device: the device key is a slice of the topic.
-  std::string_view key =
-      parsed ? topic.substr(6, parsed->tenant.size() + 1 + parsed->device.size()) : topic;
   // One lookup per message; a device is added on its first accepted message.
   uint32_t index = kNoDevice;
   if (parsed) {
-    auto known = index_by_key_.find(key);
-    if (known != index_by_key_.end()) index = known->second;
+    auto known = index_by_name_.find(DeviceName{parsed->tenant, parsed->device});
+    if (known != index_by_name_.end()) index = *known;
   }
   if (index != kNoDevice && journal_seq != 0 && devices_[index].watermark >= journal_seq) {
     return outcome;  // already in the device's restored checkpoint
@@ -157,9 +171,8 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
       Reject(outcome, RejectReason::kBadField);
       return outcome;
     }
-    DeviceEntry& entry = index != kNoDevice
-                             ? devices_[index]
-                             : FindOrAdd(key, parsed->tenant, parsed->device, index);
+    DeviceEntry& entry =
+        index != kNoDevice ? devices_[index] : FindOrAdd(parsed->tenant, parsed->device, index);
     entry.state.SetConnectivity(c);
     if (journal_seq != 0) entry.watermark = journal_seq;
     MarkDirty(entry, index);
@@ -188,8 +201,8 @@ Worker::Outcome Worker::HandleMessage(std::string_view topic, std::string_view p
       continue;
     }
     if (current == nullptr) {
-      current = index != kNoDevice ? &devices_[index]
-                                   : &FindOrAdd(key, parsed->tenant, parsed->device, index);
+      current =
+          index != kNoDevice ? &devices_[index] : &FindOrAdd(parsed->tenant, parsed->device, index);
     }
     DeviceEntry& entry = *current;
     RejectReason reason = entry.state.Check(sample, ts);
@@ -309,9 +322,8 @@ bool Worker::RestoreDevice(std::string_view device_key, std::string_view blob,
   devices::DeviceState state(std::string(ids->tenant), std::string(ids->device), &rules_->plan(),
                              &metric_names_);
   if (!state.RestoreCheckpoint(device_blob)) return false;
-  const std::string key = devices::DeviceKey(ids->tenant, ids->device);
   uint32_t index;
-  DeviceEntry& entry = FindOrAdd(key, ids->tenant, ids->device, index);
+  DeviceEntry& entry = FindOrAdd(ids->tenant, ids->device, index);
   entry.state = std::move(state);
   entry.rule_states = std::move(states);
   entry.selected_version = UINT32_MAX;

@@ -33,11 +33,13 @@
 #include <utility>
 #include <vector>
 
-#include "devices/string_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "devices/catalog.h"
 #include "devices/decoder.h"
 #include "devices/device_state.h"
 #include "devices/name_table.h"
+#include "devices/string_map.h"
 #include "gateway/core/case_book.h"
 #include "gateway/core/chunked_vector.h"
 #include "gateway/core/clock.h"
@@ -138,8 +140,7 @@ class Worker {
   static constexpr uint32_t kNoDevice = UINT32_MAX;
 
   void Reject(Outcome& outcome, devices::RejectReason reason);
-  DeviceEntry& FindOrAdd(std::string_view key, std::string_view tenant, std::string_view device,
-                         uint32_t& index);
+  DeviceEntry& FindOrAdd(std::string_view tenant, std::string_view device, uint32_t& index);
   void ApplyCatalog(DeviceEntry& entry, int64_t ts);  // stamped with ts, not the clock
   void EvaluateWokenRules(DeviceEntry& entry, int64_t now, int64_t clock);
   // Buffers a decision about the device of `state` (its model is taken now).
@@ -170,8 +171,27 @@ class Worker {
 
   devices::PayloadDecoder decoder_;
   devices::NameTable metric_names_;  // metrics no rule names, for all our devices
-  devices::StringMap<uint32_t> index_by_key_;  // "tenant/device"
-  ChunkedVector<DeviceEntry> devices_;                      // stable addresses
+  ChunkedVector<DeviceEntry> devices_;  // stable addresses
+  // The device index: indices into devices_, hashed and compared through the
+  // names their entries hold, so it keeps no copy of them (4 bytes a device)
+  // and a lookup reads the entry the message is about to update anyway.
+  struct DeviceName {
+    std::string_view tenant, device;
+  };
+  struct DeviceNameHash {
+    using is_transparent = void;
+    const ChunkedVector<DeviceEntry>* devices;
+    std::size_t operator()(DeviceName name) const;
+    std::size_t operator()(uint32_t index) const;
+  };
+  struct DeviceNameEq {
+    using is_transparent = void;
+    const ChunkedVector<DeviceEntry>* devices;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t index, DeviceName name) const;
+    bool operator()(DeviceName name, uint32_t index) const { return (*this)(index, name); }
+  };
+  absl::flat_hash_set<uint32_t, DeviceNameHash, DeviceNameEq> index_by_name_;
 
   // Scratch, reused for every sample.
   devices::SampleEffects effects_;
