@@ -61,17 +61,6 @@ std::optional<ParsedTopic> ParseTopic(std::string_view topic) {
   return ParsedTopic{parts[1], parts[2], kind};
 }
 
-std::string DeviceKey(std::string_view tenant, std::string_view device) {
-  // Note: Debian's Abseil has its own absl::string_view, so absl::StrCat does not take
-  // std::string_view; build the string by hand.
-  std::string key;
-  key.reserve(tenant.size() + 1 + device.size());
-  key.append(tenant);
-  key.push_back('/');
-  key.append(device);
-  return key;
-}
-
 std::string EncodeDeviceKey(std::string_view tenant, std::string_view device) {
   // Longer parts cannot be encoded injectively in one length byte. Ids are at most 64
   // bytes, so this only guards against misuse; truncating keeps the function total.

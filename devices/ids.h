@@ -24,10 +24,6 @@ struct ParsedTopic {
 // valid ids; nullopt for anything else (rejected as bad_topic).
 std::optional<ParsedTopic> ParseTopic(std::string_view topic);
 
-// The in-memory key of a device: "tenant/device". Injective because '/' is not
-// a valid id character.
-std::string DeviceKey(std::string_view tenant, std::string_view device);
-
 // The storage key prefix of a device: one length byte, the tenant, one length
 // byte, the device. Injective for any byte strings of up to 255 bytes each (so
 // a device id containing a separator or odd bytes can never alias another

@@ -122,21 +122,6 @@ TEST(ParseTopicTest, RejectsEverythingElse) {
   }
 }
 
-TEST(DeviceKeyTest, JoinsWithASlash) {
-  EXPECT_EQ(DeviceKey("acme", "ex200-0042"), "acme/ex200-0042");
-  EXPECT_EQ(DeviceKey("a", "b"), "a/b");
-}
-
-TEST(DeviceKeyTest, InjectiveForValidIds) {
-  const std::vector<std::string> ids = {"a",  "a.b", "a-b", "ab", "b",
-                                        "a_", "_a",  ".",   "-",  std::string(64, 'z')};
-  std::set<std::string> keys;
-  for (const std::string& t : ids) {
-    for (const std::string& d : ids) keys.insert(DeviceKey(t, d));
-  }
-  EXPECT_EQ(keys.size(), ids.size() * ids.size());
-}
-
 // Byte strings an attacker or a bug could produce: empty, separators, NUL, 0xff,
 // length bytes, and every length boundary of the encoding.
 std::vector<std::string> OddStrings() {
