@@ -108,7 +108,8 @@ absl::StatusOr<int64_t> WaitParamMs(const Request& req, int64_t cap_ms) {
   return std::min<int64_t>(cap_ms, static_cast<int64_t>(std::min(seconds * 1000.0, 1e15)));
 }
 
-// The body of ack and resolve: {"by": "...", "note": "..."}; `by` required.
+// The body of ack and resolve: {"by": "...", "note": "..."}; `by` required,
+// `note` optional (null counts as absent).
 absl::StatusOr<std::string> ParseActor(const std::string& body) {
   const absl::Status bad = absl::InvalidArgumentError(
       "body must be a JSON object with \"by\": a non-empty string (and an optional string "
@@ -120,6 +121,7 @@ absl::StatusOr<std::string> ParseActor(const std::string& body) {
   std::optional<std::string> by;
   for (auto [key, field] : object) {
     if (key != "by" && key != "note") continue;  // other fields are ignored
+    if (key == "note" && field.is_null()) continue;  // a client's way to send no note
     std::string_view value;
     if (field.get_string().get(value) != simdjson::SUCCESS) return bad;
     if (key == "by") {

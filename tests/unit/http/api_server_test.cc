@@ -353,6 +353,10 @@ TEST_F(ApiServerTest, AckAndResolveNeedAnActor) {
   }
   EXPECT_EQ(book_.Find(id)->status, core::CaseStatus::kOpen);
   ExpectError(Post("/v1/cases/" + id + "/ack", std::string(100 * 1024, 'x')), 413);
+  // A null note is no note (clients serialize an unset field so).
+  Reply ack = Post("/v1/cases/" + id + "/ack", R"({"by": "amy", "note": null})");
+  EXPECT_EQ(ack.status, 200) << ack.body;
+  EXPECT_EQ(book_.Find(id)->status, core::CaseStatus::kAcknowledged);
 }
 
 TEST_F(ApiServerTest, ChangesPageThroughEveryEventOnce) {
