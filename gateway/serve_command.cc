@@ -296,6 +296,7 @@ int RunServe(const std::string& config_path) {
       .broker_connected = [&ingest] { return ingest.connected(); },
       .outbox_depth = [&case_store] { return case_store.outbox_depth(); },
       .publications_refused = [&publisher] { return publisher.refused(); },
+      .retained_telemetry_dropped = [&ingest] { return ingest.retained_telemetry_dropped(); },
       .rules_loaded = [&reload] { return reload.rules_loaded.load(std::memory_order_relaxed); },
       .reloads_ok = [&reload] { return reload.ok.load(std::memory_order_relaxed); },
       .reloads_failed = [&reload] { return reload.failed.load(std::memory_order_relaxed); },

@@ -195,6 +195,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             "Case event publications the broker refused (MQTT 5 reason code >= 0x80, e.g. its "
             "ACL); each retry counts. The events stay in the outbox and are retried.",
             MetricType::Counter, Read(s.publications_refused));
+  AddScalar(out, "precall_retained_telemetry_dropped_total",
+            "Retained telemetry the broker sent on subscribing (an old sample, sent again at "
+            "every restart and reconnection), dropped unprocessed.",
+            MetricType::Counter, Read(s.retained_telemetry_dropped));
   return out;
 }
 

@@ -34,6 +34,7 @@ struct MetricsSources {
   std::function<bool()> broker_connected;
   std::function<uint64_t()> outbox_depth;
   std::function<uint64_t()> publications_refused;  // case event PUBACKs >= 0x80
+  std::function<uint64_t()> retained_telemetry_dropped;  // MqttIngest
   std::function<uint64_t()> rules_loaded;
   std::function<uint64_t()> reloads_ok;
   std::function<uint64_t()> reloads_failed;

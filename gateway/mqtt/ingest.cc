@@ -29,6 +29,10 @@ absl::Status MqttIngest::Start() {
   Connection* c = connection_.get();
   c->set_on_message([this, c](const ::mqtt::const_message_ptr& msg) {
     if (c->stopping()) return;
+    if (msg->is_retained() && msg->get_topic_ref().str().ends_with("/telemetry")) {
+      retained_telemetry_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     const ::mqtt::binary_ref& payload = msg->get_payload_ref();
     handler_(msg->get_topic(), std::string_view(payload.data(), payload.size()));
   });

@@ -11,12 +11,19 @@
 //   runs on Paho's callback thread and the broker gets its PUBACK when the
 //   handler returns (Paho C >= 1.3.10), so the handler must have recorded the
 //   message (journal) and handed it on (ring) by then.
+// - Retained telemetry is dropped (and counted): a message with the retain
+//   flag was sent because we subscribed, not because the device published,
+//   so it is the broker's copy of an old sample, delivered again at every
+//   subscription (each restart and reconnection) — taken for new, a sample
+//   without ts would be re-dated to now. Retained status messages (a last
+//   will) pass: they state the device's current connectivity.
 //
 // Thread: Start/Stop from the owner; the handler on Paho's single callback
 // thread; the accessors from any thread.
 #ifndef PRECALL_GATEWAY_MQTT_INGEST_H_
 #define PRECALL_GATEWAY_MQTT_INGEST_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -55,6 +62,10 @@ class MqttIngest {
   std::string last_connect_failure() const {
     return connection_ ? connection_->last_connect_failure() : std::string();
   }
+  // Retained telemetry messages dropped (see above).
+  uint64_t retained_telemetry_dropped() const {
+    return retained_telemetry_dropped_.load(std::memory_order_relaxed);
+  }
 
  private:
   void Subscribe();
@@ -62,6 +73,7 @@ class MqttIngest {
 
   MqttOptions options_;
   Handler handler_;
+  std::atomic<uint64_t> retained_telemetry_dropped_{0};
   // The token of this connection's subscribe request: complete with return
   // code 0 once the broker acknowledged it. (No action listener: Paho calls
   // listeners of pending requests while destroying the client, when a

@@ -52,6 +52,7 @@ class MetricsTest : public ::testing::Test {
     s.broker_connected = [] { return true; };
     s.outbox_depth = [] { return uint64_t{7}; };
     s.publications_refused = [] { return uint64_t{4}; };
+    s.retained_telemetry_dropped = [] { return uint64_t{6}; };
     s.rules_loaded = [] { return uint64_t{1}; };
     s.journal_write_us = &journal_us_;
     return s;
@@ -94,6 +95,7 @@ TEST_F(MetricsTest, SumsTheWorkersAndListsEveryRejectReason) {
   EXPECT_THAT(text, HasSubstr("\nprecall_rules_loaded 1\n"));
   EXPECT_THAT(text, HasSubstr("\nprecall_outbox_depth 7\n"));
   EXPECT_THAT(text, HasSubstr("\nprecall_case_event_publications_refused_total 4\n"));
+  EXPECT_THAT(text, HasSubstr("\nprecall_retained_telemetry_dropped_total 6\n"));
   EXPECT_THAT(text, HasSubstr("precall_rule_reloads_total{result=\"ok\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("precall_rule_reloads_total{result=\"error\"} 0\n"));
   // Both samples were ~30 ms late: in the 50 ms bucket, not in the 25 ms one.

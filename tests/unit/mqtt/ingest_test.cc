@@ -89,6 +89,37 @@ TEST(MqttIngestTest, DeliversSubscribedMessagesToTheHandler) {
   EXPECT_EQ(received.messages.back().second, "{\"seq\":20}");
 }
 
+// A retained message reaches a subscriber because it subscribed: telemetry
+// so is an old sample sent again at every subscription (restart, reconnect)
+// and is dropped, counted; a retained status (a last will) is current and
+// passes. Telemetry published while subscribed arrives as ever.
+TEST(MqttIngestTest, RetainedTelemetryIsDroppedRetainedStatusIsNot) {
+  TestBroker broker;
+  ASSERT_TRUE(broker.Start().ok());
+  {
+    ::mqtt::async_client device(broker.uri(), "test-device",
+                                ::mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+    device.connect()->wait();
+    device.publish("fleet/acme/d1/telemetry", "{\"seq\":1}", 1, true)->wait();
+    device.publish("fleet/acme/d1/status", "offline", 1, true)->wait();
+    device.disconnect()->wait();
+  }
+  Received received;
+  MqttIngest ingest(Options(broker, "precall-test-retained"),
+                    [&](std::string_view t, std::string_view p) { received.Add(t, p); });
+  ASSERT_TRUE(ingest.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return ingest.subscribed(); }));
+  Publish(broker.uri(), 2, 1);
+  ASSERT_TRUE(PollUntil([&] { return received.size() >= 2; }));
+  EXPECT_EQ(ingest.retained_telemetry_dropped(), 1u);
+  std::lock_guard<std::mutex> lock(received.mu);
+  ASSERT_EQ(received.messages.size(), 2u);
+  EXPECT_EQ(received.messages[0],
+            std::make_pair(std::string("fleet/acme/d1/status"), std::string("offline")));
+  EXPECT_EQ(received.messages[1],
+            std::make_pair(std::string("fleet/acme/d1/telemetry"), std::string("{\"seq\":2}")));
+}
+
 // The session is persistent: a filter an earlier configuration subscribed
 // stays with the broker until someone unsubscribes it, and where it overlaps
 // a new one every message would arrive twice.
