@@ -183,9 +183,10 @@ void Pipeline::Reload(std::shared_ptr<const rules::RuleSet> rules,
   }
 }
 
-void Pipeline::AnswerRequests(Lane& lane, bool last_time) {
+bool Pipeline::AnswerRequests(Lane& lane, bool last_time) {
   absl::MutexLock lock(&lane.requests_mu);
-  if (lane.next_rules != nullptr) {
+  const bool reloaded = lane.next_rules != nullptr;
+  if (reloaded) {
     lane.worker.Reload(std::move(lane.next_rules), std::move(lane.next_catalog));
     lane.next_rules = nullptr;
     lane.next_catalog = nullptr;
@@ -197,6 +198,11 @@ void Pipeline::AnswerRequests(Lane& lane, bool last_time) {
   }
   lane.requests.clear();
   lane.has_requests.store(false, std::memory_order_relaxed);
+  return reloaded;
+}
+
+void Pipeline::CheckpointAfterReload(Lane& lane) {
+  if (options_.checkpoints != nullptr) WriteAllCheckpoints(lane);  // Reload marked them all
 }
 
 void Pipeline::Run(Lane& lane) {
@@ -208,9 +214,13 @@ void Pipeline::Run(Lane& lane) {
       lane.worker.HandleMessage(m->topic, m->payload, m->receive_ms, m->journal_seq);
       if (m->journal_seq != 0) lane.processed_seq.store(m->journal_seq, std::memory_order_release);
       lane.ring.Pop();
-      if (lane.has_requests.load(std::memory_order_acquire)) AnswerRequests(lane, false);
+      if (lane.has_requests.load(std::memory_order_acquire) && AnswerRequests(lane, false)) {
+        CheckpointAfterReload(lane);
+      }
     }
-    if (lane.has_requests.load(std::memory_order_acquire)) AnswerRequests(lane, false);
+    if (lane.has_requests.load(std::memory_order_acquire) && AnswerRequests(lane, false)) {
+      CheckpointAfterReload(lane);
+    }
     auto now = std::chrono::steady_clock::now();
     const bool clock_running = clock_running_.load(std::memory_order_acquire);
     if (now >= next_tick) {

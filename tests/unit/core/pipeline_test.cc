@@ -189,16 +189,17 @@ void ExpectEveryDeviceCheckpointedAtItsLastMessage(fakes::InMemoryCaseStore& sto
   }
 }
 
-// Two workers writing checkpoints every 10 ms to an in-memory store.
+// Two workers writing checkpoints every `interval` to an in-memory store.
 struct CheckpointingPipeline {
+  explicit CheckpointingPipeline(std::chrono::milliseconds interval = std::chrono::milliseconds(10))
+      : pipeline{
+            Pipeline::Options{.workers = 2, .checkpoints = &store, .checkpoint_interval = interval},
+            Rules(), nullptr, clock, cases} {}
   fakes::InMemoryCaseStore store;
   PerDeviceSink sink;
   CaseBook cases{sink};
   WallClock clock;
-  Pipeline pipeline{Pipeline::Options{.workers = 2,
-                                      .checkpoints = &store,
-                                      .checkpoint_interval = std::chrono::milliseconds(10)},
-                    Rules(), nullptr, clock, cases};
+  Pipeline pipeline;
 };
 
 TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
@@ -231,6 +232,26 @@ TEST(PipelineTest, PeriodicCheckpointsCoverEveryDeviceAndMoveTheRecoveryStart) {
     ASSERT_TRUE(view.has_value()) << d;
     EXPECT_FALSE(view->metrics.empty());
   }
+}
+
+// A rule switch checkpoints every device at once: the journal before it must
+// not be re-applied through the new rules after a crash.
+TEST(PipelineTest, AReloadCheckpointsEveryDevice) {
+  CheckpointingPipeline p(std::chrono::hours(1));  // no periodic round in this test
+  Pipeline& pipeline = p.pipeline;
+  pipeline.Start();
+  pipeline.StartClock();
+  const std::vector<Message> traffic = Traffic();
+  uint64_t seq = 0;
+  for (const Message& m : traffic) ASSERT_TRUE(pipeline.Submit(m.topic, m.payload, 0, ++seq));
+  pipeline.WaitUntilIdle();
+  std::size_t before = 0;
+  ASSERT_TRUE(p.store.ForEachCheckpoint([&](auto, auto, auto) { ++before; }).ok());
+  EXPECT_EQ(before, 0u);
+  pipeline.Reload(Rules(), nullptr);
+  ASSERT_TRUE(precall::testing::PollUntil([&] { return p.store.recovery_start() == seq; }));
+  ExpectEveryDeviceCheckpointedAtItsLastMessage(p.store, seq);
+  pipeline.Stop();
 }
 
 TEST(PipelineTest, DevicesOfAFailedCheckpointWriteAreWrittenByALaterRound) {
