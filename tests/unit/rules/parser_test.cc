@@ -511,16 +511,16 @@ TEST(ParserTest, LongChainsParseAndTreeHeightIsCapped) {
   // x or x or ... : each 'or' adds a level to the (left-leaning) tree, and
   // evaluating it holds two values at most, however long it is.
   std::string chain = "x";
-  for (int i = 0; i < 4095; ++i) chain += " or x";
+  for (int i = 0; i < 1023; ++i) chain += " or x";
   EXPECT_TRUE(ParseExpression(chain).errors.empty());
-  chain += " or x";  // the 4,096th 'or', at offset 2 + 5 * 4095
+  chain += " or x";  // the 1,024th 'or', at offset 2 + 5 * 1023
   EXPECT_THAT(Error(chain),
-              IsError(20477, "expression too complex (more than 4096 levels of operators)"));
+              IsError(5117, "expression too complex (more than 1024 levels of operators)"));
   std::string hostile = "x";
   for (int i = 0; i < 10000; ++i) hostile += " and x";
   EXPECT_THAT(Errors(hostile),
-              ElementsAre(IsError(2 + 6 * 4095,
-                                  "expression too complex (more than 4096 levels of "
+              ElementsAre(IsError(2 + 6 * 1023,
+                                  "expression too complex (more than 1024 levels of "
                                   "operators)")));
 }
 
