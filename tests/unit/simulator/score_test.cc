@@ -128,11 +128,12 @@ TEST(ScoreTest, CasesBeforeTheOnsetOrForOtherRulesAreFalseAlarms) {
 TEST(ScoreTest, ASecondCaseForOneEpisodeIsADuplicate) {
   Truth t = LiveRun();
   t.episodes.push_back(Make("ex200-0001", FaultKind::kDtc, kWall + 10 * kMinute, kWall + kMinute));
-  const Score s =
-      ScoreRun(t,
-               {Case("c2", "ex200-0001", "dtc:SPN97.FMI15", kWall + 14 * kMinute, kWall + 100'000),
-                Case("c1", "ex200-0001", "dtc:SPN97.FMI15", kWall + 10 * kMinute, kWall + 60'000)},
-               kWall + 10 * kMinute);
+  // A fault code's case opens at its sample's event time (CONTRACT §2).
+  const Score s = ScoreRun(
+      t,
+      {Case("c2", "ex200-0001", "dtc:SPN97.FMI15", kWall + 14 * kMinute, kWall + 14 * kMinute),
+       Case("c1", "ex200-0001", "dtc:SPN97.FMI15", kWall + 10 * kMinute, kWall + 10 * kMinute)},
+      kWall + 10 * kMinute);
   const KindScore& k = Kind(s, FaultKind::kDtc);
   EXPECT_EQ(k.detected, 1);
   EXPECT_EQ(k.true_cases, 2);
