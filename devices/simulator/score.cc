@@ -179,11 +179,9 @@ Score ScoreRun(const Truth& truth, const std::vector<ScoredCase>& cases, int64_t
       k.duplicates += static_cast<int>(found.size()) - 1;
       // opened_at is the gateway clock, except for a fault code's case, which
       // opens at its sample's event time (CONTRACT §2 catalog).
-      const ScoredCase& first = *found.front();
-      const bool event_time = first.rule.starts_with("dtc:");
-      const int64_t opened = first.opened_at;
+      const int64_t opened = found.front()->opened_at;
       k.leads_ms.push_back(e.clock != FaultClock::kEvent ? opened - e.onset_wall
-                           : event_time                  ? opened - e.onset
+                           : e.kind == FaultKind::kDtc   ? opened - e.onset
                                                          : clock.EventAt(opened) - e.onset);
       for (std::size_t d = 1; d < found.size(); ++d) {
         score.notes.push_back(absl::StrFormat("duplicate: %s %s %s of the %s episode at %d",

@@ -201,8 +201,10 @@ bool Pipeline::AnswerRequests(Lane& lane, bool last_time) {
   return reloaded;
 }
 
-void Pipeline::CheckpointAfterReload(Lane& lane) {
-  if (options_.checkpoints != nullptr) WriteAllCheckpoints(lane);  // Reload marked them all
+void Pipeline::TakeRequests(Lane& lane) {
+  if (!lane.has_requests.load(std::memory_order_acquire)) return;
+  // A switch marked every device changed: write them all now.
+  if (AnswerRequests(lane, false) && options_.checkpoints != nullptr) WriteAllCheckpoints(lane);
 }
 
 void Pipeline::Run(Lane& lane) {
@@ -214,13 +216,9 @@ void Pipeline::Run(Lane& lane) {
       lane.worker.HandleMessage(m->topic, m->payload, m->receive_ms, m->journal_seq);
       if (m->journal_seq != 0) lane.processed_seq.store(m->journal_seq, std::memory_order_release);
       lane.ring.Pop();
-      if (lane.has_requests.load(std::memory_order_acquire) && AnswerRequests(lane, false)) {
-        CheckpointAfterReload(lane);
-      }
+      TakeRequests(lane);
     }
-    if (lane.has_requests.load(std::memory_order_acquire) && AnswerRequests(lane, false)) {
-      CheckpointAfterReload(lane);
-    }
+    TakeRequests(lane);
     auto now = std::chrono::steady_clock::now();
     const bool clock_running = clock_running_.load(std::memory_order_acquire);
     if (now >= next_tick) {

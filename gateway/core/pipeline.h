@@ -156,11 +156,12 @@ class Pipeline {
   void Run(Lane& lane);
   // Answers the lane's requests; true when it switched the worker's rules.
   static bool AnswerRequests(Lane& lane, bool last_time);
-  // After a rule switch: every device's checkpoint, at once. Else a crash
-  // before the next round would re-apply messages taken under the old rules
-  // through the new ones (recovery re-applies the journal after each
-  // device's checkpoint), opening cases the running gateway never opened.
-  void CheckpointAfterReload(Lane& lane);
+  // Between two messages: answers pending requests, and after a rule switch
+  // writes every device's checkpoint at once. Else a crash before the next
+  // round would re-apply messages taken under the old rules through the new
+  // ones (recovery re-applies the journal after each device's checkpoint),
+  // opening cases the running gateway never opened.
+  void TakeRequests(Lane& lane);
   void StartCheckpointRound(Lane& lane);
   // Writes the next slice of at most `max_devices` of the round's devices.
   void ContinueCheckpointRound(Lane& lane, std::size_t max_devices);

@@ -2,7 +2,17 @@
 
 #include <string>
 
+#include "devices/ids.h"
+
 namespace precall::mqtt {
+namespace {
+
+bool IsTelemetry(std::string_view topic) {
+  const auto parsed = devices::ParseTopic(topic);
+  return parsed && parsed->kind == devices::TopicKind::kTelemetry;
+}
+
+}  // namespace
 
 MqttIngest::MqttIngest(MqttOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {}
@@ -29,7 +39,7 @@ absl::Status MqttIngest::Start() {
   Connection* c = connection_.get();
   c->set_on_message([this, c](const ::mqtt::const_message_ptr& msg) {
     if (c->stopping()) return;
-    if (msg->is_retained() && msg->get_topic_ref().str().ends_with("/telemetry")) {
+    if (msg->is_retained() && IsTelemetry(msg->get_topic_ref().str())) {
       retained_telemetry_dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
