@@ -11,6 +11,7 @@ namespace precall::core {
 namespace {
 
 constexpr std::size_t kChunk = 1 << 20;
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 struct Line {
   std::string_view topic;
@@ -90,7 +91,8 @@ ReplayStats Replay(std::FILE* input, std::string_view input_name, Worker& worker
   bool eof = false;
 
   auto process = [&](std::string_view line) {
-    ++line_number;
+    // Editors on Windows start a UTF-8 file with a byte-order mark.
+    if (++line_number == 1 && line.starts_with(kUtf8Bom)) line.remove_prefix(kUtf8Bom.size());
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
       line.remove_suffix(1);
     }

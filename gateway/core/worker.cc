@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/hash/hash.h"
 #include "devices/byte_codec.h"
 #include "devices/ids.h"
 #include "rules/program.h"

@@ -34,7 +34,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "devices/catalog.h"
 #include "devices/decoder.h"
 #include "devices/device_state.h"
