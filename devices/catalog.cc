@@ -130,20 +130,23 @@ void CatalogParser::ParseModels(const YAML::Node& node, FaultCatalog& catalog) {
   for (const auto& entry : node) {
     std::string name;
     if (!Key(entry.first, name)) continue;
+    // As with fault codes: a bad or repeated name is reported and its entry
+    // still checked, into a scratch entry.
+    ModelEntry scratch;
+    ModelEntry* target = &scratch;
     if (name.empty() || name.size() > kMaxModelNameBytes) {
       Error(entry.first.Mark(), "invalid model name " + Quoted(name) + " (expected 1 to 64 bytes)");
-      continue;
-    }
-    if (catalog.models.contains(name)) {
+    } else if (catalog.models.contains(name)) {
       Error(entry.first.Mark(), "duplicate model " + Quoted(name));
-      continue;
+    } else {
+      target = &catalog.models[name];
     }
     if (!entry.second.IsMap()) {
       Error(ValueMark(entry.first, entry.second),
             "model entry must be a mapping (keys: description, dtc)");
       continue;
     }
-    ParseModel(entry.second, catalog.models[name]);
+    ParseModel(entry.second, *target);
   }
 }
 
@@ -179,20 +182,23 @@ void CatalogParser::ParseDtcMap(const YAML::Node& node, ModelEntry& model) {
   for (const auto& entry : node) {
     std::string code;
     if (!Key(entry.first, code)) continue;
+    // A bad or repeated code is reported and its entry still checked (into a
+    // scratch entry), so that one run shows all of a file's errors.
+    DtcEntry scratch;
+    DtcEntry* target = &scratch;
     if (!IsValidDtcCode(code)) {
       Error(entry.first.Mark(),
             "invalid fault code " + Quoted(code) + " (expected [A-Za-z0-9_.:/+-]{1,64})");
-      continue;
-    }
-    if (model.dtc.contains(code)) {
+    } else if (model.dtc.contains(code)) {
       Error(entry.first.Mark(), "duplicate fault code " + Quoted(code));
-      continue;
+    } else {
+      target = &model.dtc[code];
     }
     if (!entry.second.IsMap()) {
       Error(ValueMark(entry.first, entry.second), "dtc entry must be a mapping");
       continue;
     }
-    ParseDtcEntry(entry.second, "dtc entry", model.dtc[code]);
+    ParseDtcEntry(entry.second, "dtc entry", *target);
   }
 }
 

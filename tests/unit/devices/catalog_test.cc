@@ -288,6 +288,27 @@ TEST(CatalogTest, InvalidCodesAndModelNames) {
                   "devices.yaml:6:7: invalid fault code '' (expected [A-Za-z0-9_.:/+-]{1,64})"));
 }
 
+TEST(CatalogTest, EntriesOfBadOrRepeatedKeysAreStillChecked) {
+  // One run of `check` shows every error: those inside an entry whose code or
+  // model name is itself an error too.
+  EXPECT_THAT(Errors("models:\n"
+                     "  M:\n"
+                     "    dtc:\n"
+                     "      \"bad code\": {severity: huge}\n"
+                     "      P1: {}\n"
+                     "      P1: {parts: 5}\n"
+                     "  \"\":\n"
+                     "    dtc: {P2: {open_case: maybe}}\n"),
+              ElementsAre("devices.yaml:4:7: invalid fault code 'bad code' (expected "
+                          "[A-Za-z0-9_.:/+-]{1,64})",
+                          "devices.yaml:4:30: unknown severity 'huge' (expected info, warning, "
+                          "major or critical)",
+                          "devices.yaml:6:7: duplicate fault code 'P1'",
+                          "devices.yaml:6:19: parts must be a list of strings",
+                          "devices.yaml:7:3: invalid model name '' (expected 1 to 64 bytes)",
+                          "devices.yaml:8:27: open_case must be a boolean (true or false)"));
+}
+
 TEST(CatalogTest, DuplicateKeysAreErrors) {
   EXPECT_THAT(Errors("models:\n  M: {}\n  M: {}\n"),
               ElementsAre("devices.yaml:3:3: duplicate model 'M'"));
