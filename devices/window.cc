@@ -7,6 +7,15 @@
 namespace precall::devices {
 namespace {
 
+// Whether taking points out of running sums has cancelled them: what is left
+// (`sum_sq`, of the squares of the points still in the window) is so small
+// against a square that left that the rounding of that subtraction could be
+// a visible part of it (a constant window after a different one, a spike
+// that left). The sums are then recomputed from the window's points. Rounding
+// of the left-over is then at most ~2^-32 of it; a point has to outweigh the
+// whole rest of its window 2^20 times to cost a recomputation.
+bool Cancelled(double sum_sq, double evicted_sq) { return sum_sq < evicted_sq * 0x1p-20; }
+
 uint32_t DequeCount(MetricWindows::Specs specs) {
   uint32_t n = 0;
   for (const WindowSpec& spec : specs) n += (spec.want_min ? 1 : 0) + (spec.want_max ? 1 : 0);
@@ -111,10 +120,12 @@ void MetricWindows::Reshape(Specs specs) {
   Deque min = v.DequeAt(spec.want_min ? deque++ : deque);
   Deque max = v.DequeAt(deque);
   uint32_t first = w.first;
+  double evicted_sq = 0;  // the largest square that left
   do {
     const double shifted = v.At(first).value - w.shift;
     w.sum -= shifted;
     w.sum_sq -= shifted * shifted;
+    evicted_sq = std::max(evicted_sq, shifted * shifted);
     if (spec.want_min && min.front() == first) min.pop_front();
     if (spec.want_max && max.front() == first) max.pop_front();
     ++first;
@@ -124,7 +135,7 @@ void MetricWindows::Reshape(Specs specs) {
     // Restart the running sums exactly: no drift survives an empty window.
     w.sum = 0;
     w.sum_sq = 0;
-  } else if (static_cast<int32_t>(w.shift_pos - first) < 0) {
+  } else if (static_cast<int32_t>(w.shift_pos - first) < 0 || Cancelled(w.sum_sq, evicted_sq)) {
     Rebase(v, w);
   }
 }
@@ -132,12 +143,17 @@ void MetricWindows::Reshape(Specs specs) {
 void MetricWindows::Rebase(const View& v, Window& w) {
   w.shift_pos = end_ - 1;
   w.shift = v.At(w.shift_pos).value;
-  w.sum = 0;
-  w.sum_sq = 0;
-  for (uint32_t pos = w.first; pos != end_; ++pos) {
-    const double shifted = v.At(pos).value - w.shift;
-    w.sum += shifted;
-    w.sum_sq += shifted * shifted;
+  SumsFrom(v, w.shift, w.first, w.sum, w.sum_sq);
+}
+
+void MetricWindows::SumsFrom(const View& v, double shift, uint32_t first, double& sum,
+                             double& sum_sq) const {
+  sum = 0;
+  sum_sq = 0;
+  for (uint32_t pos = first; pos != end_; ++pos) {
+    const double shifted = v.At(pos).value - shift;
+    sum += shifted;
+    sum_sq += shifted * shifted;
   }
 }
 
@@ -167,7 +183,7 @@ void MetricWindows::DropOldest(Specs specs, const View& v) {
       if (max.front() == begin) max.pop_front();
     }
     ++w.first;
-    if (w.shift_pos == begin) Rebase(v, w);
+    if (w.shift_pos == begin || Cancelled(w.sum_sq, shifted * shifted)) Rebase(v, w);
   }
   begin_ = begin + 1;
 }
@@ -200,11 +216,14 @@ double MetricWindows::Query(Specs specs, int index, WindowFunc func, int64_t now
   double sum_sq = w.sum_sq;
   if (now > settled) {
     first = FirstAt(v, specs[i], w, now);
+    double evicted_sq = 0;
     for (uint32_t pos = w.first; pos != first; ++pos) {
       const double shifted = v.At(pos).value - w.shift;
       sum -= shifted;
       sum_sq -= shifted * shifted;
+      evicted_sq = std::max(evicted_sq, shifted * shifted);
     }
+    if (Cancelled(sum_sq, evicted_sq)) SumsFrom(v, w.shift, first, sum, sum_sq);
   }
   if (first == end_) return func == WindowFunc::kCount ? 0.0 : kUnknown;
   const double n = static_cast<double>(end_ - first);

@@ -9,12 +9,16 @@
 // Each window's shift is the value of one of its points: the first one
 // pushed into it while empty, and, once that point has left the window, its
 // newest, with the sums recomputed from its points (O(points) once per
-// turnover of the window: O(1) per push amortized). So a far-off value (a
+// turnover of the window: O(1) per push amortized). The sums are recomputed
+// too when points that left outweighed what is left by far (window.cc,
+// Cancelled): then their subtraction's rounding would show, e.g. as a
+// non-zero stddev of a window of equal values. So a far-off value (a
 // sensor's 65535 "not available", a spike) costs a window's sums neither
 // their precision nor leaves its rounding behind once it has left that
-// window, whatever the metric's other windows still hold. Samples arrive in non-decreasing ts order (the device state rejects
-// older ones), so a window is always the newest points from some position
-// on, and only ever drops points from its old end.
+// window, whatever the metric's other windows still hold. Samples arrive in
+// non-decreasing ts order (the device state rejects older ones), so a window
+// is always the newest points from some position on, and only ever drops
+// points from its old end.
 //
 // MetricWindows is the per-device state; the window specs are not in it but
 // passed to every call (the MetricPlan's, shared by every device of a rule
@@ -194,6 +198,8 @@ class MetricWindows {
   void ReleaseUnused(const View& v, std::size_t window_count);
   // `w` (not empty) lost the point its shift came from: shift by its newest.
   void Rebase(const View& v, Window& w);
+  // The sums of the points from `first` on, shifted by `shift`, from scratch.
+  void SumsFrom(const View& v, double shift, uint32_t first, double& sum, double& sum_sq) const;
 
   std::unique_ptr<std::byte[]> block_;  // null until the first push
   uint32_t capacity_ = 0;               // points in the block: 0 or a power of two

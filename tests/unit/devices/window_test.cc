@@ -88,6 +88,51 @@ TEST(MetricSeriesTest, SumsKeepNoRoundingOfPointsThatLeft) {
   EXPECT_EQ(s.Query(0, F::kStddev, 12000), 0);
 }
 
+// A window of equal values after different ones: stddev exactly 0 and avg
+// exactly the value (a stuck sensor's rule, `stddev(m, w) == 0`, must fire),
+// though the points that left were subtracted from running sums.
+TEST(MetricSeriesTest, EqualValuesAfterDifferentOnesAreExact) {
+  MetricSeries s({WindowSpec{30000, true, true}});
+  for (auto [ts, v] : {std::pair<int64_t, double>{1000, 127.8},
+                       {13000, 127.1},
+                       {17000, 126.9},
+                       {27000, -40},
+                       {37000, -40},
+                       {47000, -40}}) {
+    s.Push(ts, v);
+  }
+  ASSERT_EQ(s.Query(0, F::kCount, 47000), 3);
+  EXPECT_EQ(s.Query(0, F::kStddev, 47000), 0);
+  EXPECT_EQ(s.Query(0, F::kAvg, 47000), -40);
+  EXPECT_EQ(s.Query(0, F::kSum, 47000), -120);
+  EXPECT_EQ(s.Query(0, F::kMin, 47000), s.Query(0, F::kMax, 47000));
+}
+
+// Once a spike has left, what is left is summed as if it had never been
+// there, also when the spike was not the window's shift.
+TEST(MetricSeriesTest, ASpikeThatLeftLeavesNoResidue) {
+  MetricSeries s({WindowSpec{5000}});
+  for (auto [ts, v] : {std::pair<int64_t, double>{1000, 1e6},
+                       {2000, 1e12},
+                       {3000, 1e6},
+                       {5750, 0.1},
+                       {6750, 3},
+                       {8000, 3}}) {
+    s.Push(ts, v);
+  }
+  ASSERT_EQ(s.Query(0, F::kCount, 8000), 3);
+  const double mean = (0.1 + 3 + 3) / 3;
+  const double stddev = std::sqrt(((0.1 - mean) * (0.1 - mean) + 2 * (3 - mean) * (3 - mean)) / 3);
+  EXPECT_NEAR(s.Query(0, F::kStddev, 8000), stddev, 1e-12);
+  EXPECT_NEAR(s.Query(0, F::kAvg, 8000), mean, 1e-12);
+  // The same through a query ahead of the last sample (a clock evaluation),
+  // which takes points out of copies of the sums.
+  s.Push(8500, 3);
+  ASSERT_EQ(s.Query(0, F::kCount, 10800, 8500), 3);  // 0.1 at 5750 has left
+  EXPECT_EQ(s.Query(0, F::kStddev, 10800, 8500), 0);
+  EXPECT_EQ(s.Query(0, F::kAvg, 10800, 8500), 3);
+}
+
 // The shift moves with the window over a long stream: many turnovers, the
 // aggregates stay exact for values that are exact in binary.
 TEST(MetricSeriesTest, ALongStreamStaysExact) {
