@@ -260,7 +260,7 @@ bool DecodeTs(od::value& value, json_type type, Sample& sample, int depth) {
     Reject(sample, RejectReason::kBadField);
     return true;
   }
-  if (ts < 0) {
+  if (ts < 0 || ts > kMaxTimestampMs) {
     Reject(sample, RejectReason::kBadField);
     return true;
   }
@@ -534,8 +534,8 @@ class FastReader {
         bool ok = false;
         switch (id) {
           case kTs: {
-            uint64_t ts;  // 18 digits at most: no int64 overflow
-            ok = Unsigned(ts, 18);
+            uint64_t ts;  // else the full decode says why
+            ok = Unsigned(ts, 15) && ts <= static_cast<uint64_t>(kMaxTimestampMs);
             sample.ts = static_cast<int64_t>(ts);
             sample.has_ts = true;
             break;

@@ -50,6 +50,9 @@ struct Sample {
 };
 
 // Field limits beyond CONTRACT §1 (a breach is kBadField).
+// `ts`: up to 9999-12-31T23:59:59.999Z. Beyond it a time is no date at all,
+// and adding a window or a `for` to it could overflow.
+inline constexpr int64_t kMaxTimestampMs = 253402300799999;
 inline constexpr std::size_t kMaxModelBytes = 64;
 inline constexpr std::size_t kMaxLabels = 32;
 inline constexpr std::size_t kMaxLabelKeyBytes = 64;

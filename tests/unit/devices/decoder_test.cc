@@ -237,22 +237,27 @@ TEST_F(DecoderTest, ScalarRootIsBadField) {
 
 // --- per-sample rules --------------------------------------------------------------
 
-TEST_F(DecoderTest, TsAcceptsNonNegativeInt64) {
+// Milliseconds from 0 to the last of year 9999 (kMaxTimestampMs), through the
+// one-pass path (a plain sample) and the full one (a batch, here).
+TEST_F(DecoderTest, TsAcceptsMillisecondsUpToYear9999) {
   EXPECT_EQ(SampleReject(R"({"ts":0})"), RejectReason::kNone);
   EXPECT_EQ(Only().ts, 0);
   EXPECT_TRUE(Only().has_ts);
   EXPECT_EQ(SampleReject(R"({"ts":-0})"), RejectReason::kNone);
   EXPECT_EQ(Only().ts, 0);
-  EXPECT_EQ(SampleReject(R"({"ts":9223372036854775807})"), RejectReason::kNone);
-  EXPECT_EQ(Only().ts, std::numeric_limits<int64_t>::max());
+  for (std::string_view payload : {R"({"ts":253402300799999})", R"([{"ts":253402300799999}])"}) {
+    EXPECT_EQ(SampleReject(payload), RejectReason::kNone) << payload;
+    EXPECT_EQ(Only().ts, kMaxTimestampMs) << payload;
+  }
 }
 
 TEST_F(DecoderTest, TsRejectsEverythingElse) {
   for (std::string_view payload :
        {R"({"ts":-1})", R"({"ts":1.5})", R"({"ts":1.0})", R"({"ts":1e3})", R"({"ts":1E3})",
         R"({"ts":"123"})", R"({"ts":null})", R"({"ts":true})", R"({"ts":[1]})", R"({"ts":{"v":1}})",
-        R"({"ts":9223372036854775808})", R"({"ts":99999999999999999999999})",
-        R"({"ts":-9223372036854775808})", R"({"ts":1e999})"}) {
+        R"({"ts":253402300800000})", R"([{"ts":253402300800000}])", R"({"ts":9223372036854775807})",
+        R"([{"ts":9223372036854775807}])", R"({"ts":9223372036854775808})",
+        R"({"ts":99999999999999999999999})", R"({"ts":-9223372036854775808})", R"({"ts":1e999})"}) {
     EXPECT_EQ(SampleReject(payload), RejectReason::kBadField) << payload;
     EXPECT_FALSE(Only().has_ts) << payload;
   }
