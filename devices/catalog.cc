@@ -18,13 +18,6 @@ namespace {
 
 constexpr std::size_t kMaxModelNameBytes = 64;
 
-std::string Quoted(std::string_view text) {
-  std::string out = "'";
-  out.append(text);
-  out.push_back('\'');
-  return out;
-}
-
 // Where to report a bad value. yaml-cpp places an empty value ("skill:" and nothing
 // after it) at the next token, often on a later line; point at its key instead.
 YAML::Mark ValueMark(const YAML::Node& key, const YAML::Node& value) {

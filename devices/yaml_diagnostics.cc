@@ -10,8 +10,6 @@
 namespace precall::devices {
 namespace {
 
-constexpr std::size_t kMaxQuotedLength = 40;
-
 }  // namespace
 
 std::string_view StripUtf8Bom(std::string_view text) {
@@ -20,20 +18,6 @@ std::string_view StripUtf8Bom(std::string_view text) {
 }
 
 bool IsYamlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::string Quoted(std::string_view text) {
-  std::string out = "'";
-  if (text.size() <= kMaxQuotedLength) {
-    out.append(text);
-    out.push_back('\'');
-    return out;
-  }
-  std::size_t cut = kMaxQuotedLength;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  out.append(text.substr(0, cut));
-  out.append("...'");
-  return out;
-}
 
 bool IsExplicitNull(std::string_view rest) {
   for (std::string_view spelling : {"~", "null", "Null", "NULL"}) {

@@ -1,5 +1,5 @@
 // Helpers shared by the YAML file readers (rules files, the config file): where
-// a byte of the text is (line and column), how a value is quoted in messages,
+// a byte of the text is (line and column),
 // the document outline (one document per file), and a Diagnostic collector that
 // knows yaml-cpp's marks, including where a null sequence item really is.
 // Pure: no I/O, no threads; each object is used by one thread at a time.
@@ -26,9 +26,6 @@ inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 std::string_view StripUtf8Bom(std::string_view text);
 
 bool IsYamlSpace(char c);
-
-// `text` in single quotes, cut to 40 bytes and "..." (on a UTF-8 boundary).
-std::string Quoted(std::string_view text);
 
 // Whether `rest` starts with a null written out (~, null) rather than nothing.
 bool IsExplicitNull(std::string_view rest);

@@ -6,26 +6,19 @@
 #include <cstddef>
 #include <system_error>
 
+#include "devices/diagnostic.h"
 #include "rules/duration.h"
 
 namespace precall::rules {
 namespace {
 
-constexpr std::size_t kMaxQuotedLength = 40;
+using devices::Quoted;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsNameStart(char c) { return IsAlpha(c) || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c) || c == '.'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// `text` between `quote`s, cut to a readable length (on a UTF-8 boundary).
-std::string Quoted(std::string_view text, std::string_view quote = "'") {
-  if (text.size() <= kMaxQuotedLength) return Concat(quote, text, quote);
-  std::size_t cut = kMaxQuotedLength;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return Concat(quote, text.substr(0, cut), "...", quote);
-}
 
 bool IsDurationUnit(std::string_view unit) {
   return unit == "ms" || unit == "s" || unit == "m" || unit == "h" || unit == "d";

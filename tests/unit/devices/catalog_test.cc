@@ -274,15 +274,15 @@ TEST(CatalogTest, InvalidCodesAndModelNames) {
   const std::string long_model(65, 'm');
   const std::string long_code(65, 'P');
   EXPECT_THAT(Errors("models:\n  " + long_model + ": {}\n  " + std::string(64, 'm') + ": {}\n"),
-              ElementsAre("devices.yaml:2:3: invalid model name '" + long_model +
-                          "' (expected 1 to 64 bytes)"));
+              ElementsAre("devices.yaml:2:3: invalid model name '" + std::string(40, 'm') +
+                          "...' (expected 1 to 64 bytes)"));
   EXPECT_THAT(
       Errors("models:\n  M:\n    dtc:\n      " + long_code +
              ": {}\n      \"SPN110.*\": {}\n"
              "      \"\": {}\n      " +
              std::string(64, 'P') + ": {}\n"),
-      ElementsAre("devices.yaml:4:7: invalid fault code '" + long_code +
-                      "' (expected [A-Za-z0-9_.:/+-]{1,64})",
+      ElementsAre("devices.yaml:4:7: invalid fault code '" + std::string(40, 'P') +
+                      "...' (expected [A-Za-z0-9_.:/+-]{1,64})",
                   "devices.yaml:5:7: invalid fault code 'SPN110.*' (expected "
                   "[A-Za-z0-9_.:/+-]{1,64})",
                   "devices.yaml:6:7: invalid fault code '' (expected [A-Za-z0-9_.:/+-]{1,64})"));

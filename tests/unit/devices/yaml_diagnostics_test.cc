@@ -50,6 +50,15 @@ TEST(YamlDiagnosticsTest, QuotedCutsLongTextOnUtf8Boundary) {
             "'" + std::string(39, 'a') + "...'");
 }
 
+// A diagnostic stays one line, whatever the value it quotes (a block
+// scalar where a duration belongs, say).
+TEST(YamlDiagnosticsTest, QuotedEscapesControlCharacters) {
+  EXPECT_EQ(Quoted("multi\nline\n"), "'multi\\nline\\n'");
+  EXPECT_EQ(Quoted("a\tb\rc"), "'a\\tb\\rc'");
+  EXPECT_EQ(Quoted(std::string_view("x\0y\x1B\x7F", 5)), "'x\\x00y\\x1B\\x7F'");
+  EXPECT_EQ(Quoted("caf\xC3\xA9"), "'caf\xC3\xA9'");  // UTF-8 stays as it is
+}
+
 TEST(YamlDiagnosticsTest, IsExplicitNull) {
   for (std::string_view rest : {"~", "null", "Null", "NULL", "~\n", "null ", "null,", "NULL]",
                                 "Null#c", "~\r\n"}) {
