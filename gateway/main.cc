@@ -1,12 +1,15 @@
 // The `precall` command: check, replay and serve. The only place
 // that names concrete adapters and wires them together.
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "gateway/config/rules_loader.h"
 #include "gateway/core/case_book.h"
@@ -45,8 +48,14 @@ int RunReplay(const std::vector<std::string>& rule_paths, const std::string& dev
     return 1;
   }
   std::FILE* input = input_path == "-" ? stdin : std::fopen(input_path.c_str(), "rb");
+  struct stat info {};
+  if (input != nullptr && fstat(fileno(input), &info) == 0 && S_ISDIR(info.st_mode)) {
+    std::fclose(input);
+    input = nullptr;
+    errno = EISDIR;
+  }
   if (input == nullptr) {
-    std::fprintf(stderr, "%s: cannot open input\n", input_path.c_str());
+    std::fprintf(stderr, "%s: cannot open input: %s\n", input_path.c_str(), std::strerror(errno));
     return 1;
   }
   precall::core::JsonLinesSink sink(stdout);
@@ -55,8 +64,16 @@ int RunReplay(const std::vector<std::string>& rule_paths, const std::string& dev
   precall::core::Worker worker(loaded.rules, loaded.catalog, clock, cases);
   precall::core::ReplayStats stats =
       precall::core::Replay(input, input_path == "-" ? "<stdin>" : input_path, worker, clock, stderr);
+  const bool read_failed = std::ferror(input) != 0;
+  const int read_errno = errno;
   if (input != stdin) std::fclose(input);
   sink.Flush();
+  if (read_failed) {
+    // The events printed so far stand; the input was not read to its end.
+    std::fprintf(stderr, "%s: cannot read input: %s\n", input_path.c_str(),
+                 std::strerror(read_errno));
+    return 1;
+  }
   const auto& counters = worker.counters();
   std::fprintf(stderr,
                "replay: %llu lines, %llu skipped as malformed, %llu samples processed, "

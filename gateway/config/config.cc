@@ -9,20 +9,17 @@
 #include "gateway/config/config.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "devices/ids.h"
 #include "devices/yaml_diagnostics.h"
+#include "gateway/config/text_file.h"
 #include "rules/duration.h"
 #include "rules/lexer.h"
 #include "yaml-cpp/yaml.h"
@@ -682,17 +679,11 @@ ConfigFile ParseConfig(std::string_view yaml_text, std::string_view file_name) {
 
 ConfigFile LoadConfig(const std::string& path) {
   std::string text;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      ConfigFile out;
-      out.errors.push_back(
-          Diagnostic{path, 1, 1, Concat("cannot read file: ", std::strerror(errno))});
-      return out;
-    }
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
+  std::string read_error;
+  if (!ReadTextFile(path, text, read_error)) {
+    ConfigFile out;
+    out.errors.push_back(Diagnostic{path, 1, 1, std::move(read_error)});
+    return out;
   }
   ConfigFile file = ParseConfig(text, path);
   if (!file.errors.empty()) return file;

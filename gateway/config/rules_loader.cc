@@ -1,27 +1,18 @@
 #include "gateway/config/rules_loader.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "gateway/config/text_file.h"
 #include "rules/rule_file.h"
 
 namespace precall::config {
 namespace {
 
 bool ReadFile(const std::string& path, std::string& out, devices::Diagnostics& errors) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    errors.push_back(devices::Diagnostic{path, 1, 1, absl::StrCat("cannot read file: ",
-                                                                  std::strerror(errno))});
-    return false;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  out = buffer.str();
-  return true;
+  std::string error;
+  if (ReadTextFile(path, out, error)) return true;
+  errors.push_back(devices::Diagnostic{path, 1, 1, std::move(error)});
+  return false;
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 """The `precall` command line itself (CONTRACT §5): every --help explains its
 command and exits 0, --version names the version, and usage errors (unknown
 command or option, a missing or valueless required option) exit 2 with a
-message on stderr, so they are never mistaken for exit 1, invalid rules.
+message on stderr, so they are never mistaken for exit 1, invalid rules; a file
+argument that names a directory is an error (exit 1), not an empty file.
 
 usage: cli_test.py --precall BIN [TestCase]
 Python 3.11, standard library only.
@@ -77,6 +78,23 @@ class UsageErrorTest(unittest.TestCase):
             result = run("check", "--rules", path)
             self.assertEqual(result.returncode, 1, result.stderr)
             self.assertRegex(result.stdout, r"rules\.yaml:3:\d+: ")
+
+
+class FileTest(unittest.TestCase):
+
+    def test_a_directory_is_not_a_file(self):
+        # A directory opens like an empty file on Linux; it must not read as one.
+        with tempfile.TemporaryDirectory() as directory:
+            rules = os.path.join(directory, "rules.yaml")
+            with open(rules, "w") as f:
+                f.write("rules:\n  - name: r\n    when: x > 1\n")
+            for args in (["check", "--rules", directory],
+                         ["check", "--rules", rules, "--devices", directory],
+                         ["replay", "--rules", rules, "--input", directory],
+                         ["serve", "--config", directory]):
+                result = run(*args)
+                self.assertEqual(result.returncode, 1, (args, result.stderr))
+                self.assertIn("Is a directory", result.stdout + result.stderr, args)
 
 
 def main():
