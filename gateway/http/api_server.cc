@@ -275,6 +275,15 @@ void ApiServer::Routes() {
   const int threads = options_.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_payload_max_length(kMaxBodyBytes);
+  // No answer here is served in parts: cpp-httplib would cut the body to a
+  // Range header's bytes yet keep the handler's 200 (a poller would get
+  // '{"events":' as a whole answer), and cut error answers too. A server may
+  // ignore Range (RFC 9110 §14.2); the request object is cpp-httplib's own,
+  // non-const, local to the connection, so clearing its parsed ranges is safe.
+  s.set_pre_routing_handler([](const Request& req, Response&) {
+    const_cast<Request&>(req).ranges.clear();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   // A slow or idle client holds a pool thread: bound how long.
   s.set_read_timeout(5);
   s.set_write_timeout(5);

@@ -375,6 +375,23 @@ TEST_F(ApiServerTest, ChangesPageThroughEveryEventOnce) {
   EXPECT_EQ(Changes(Get("/v1/changes?after=99").body).second, 99u);
 }
 
+// A Range header is ignored: every answer is whole, with its own status.
+TEST_F(ApiServerTest, RangeHeadersAreIgnored) {
+  Start();
+  Open("acme", "d1", "hot", devices::Severity::kInfo, 1);
+  httplib::Client client("127.0.0.1", server_->port());
+  auto changes = client.Get("/v1/changes?after=0",
+                            {{"Authorization", "Bearer all-token"}, {"Range", "bytes=0-9"}});
+  ASSERT_TRUE(changes);
+  EXPECT_EQ(changes->status, 200);
+  EXPECT_EQ(Changes(changes->body).first, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(changes->body, Get("/v1/changes?after=0").body);
+  auto denied = client.Get("/v1/cases", {{"Range", "bytes=0-3"}});
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  EXPECT_EQ(denied->body, Get("/v1/cases", "").body);
+}
+
 // A tenant's `next` is its last seq returned, or `after` (CONTRACT §4).
 TEST_F(ApiServerTest, ATenantsNextIsItsLastEventOrAfter) {
   Start();
