@@ -15,7 +15,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients libmosquitto-dev
-  curl time python3
+  curl time python3 openssl  # openssl: the TLS test makes its CA and certificate
   prometheus  # promtool: the API test checks the /metrics exposition with it
   # the end-to-end benchmark (bench/e2e): its plot, G's profile, and Node-RED
   # (which bench/e2e/run.py installs from npm into an ignored folder)

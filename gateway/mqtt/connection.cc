@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "gateway/core/thread_name.h"
 
@@ -25,6 +26,25 @@ constexpr auto kConnectCheckEvery = std::chrono::milliseconds(200);
 // token's return code.
 bool RefusesProtocolVersion(const ::mqtt::exception& e) {
   return e.get_return_code() == 1 || e.get_return_code() == 0x84;
+}
+
+// A failed connect, for the log: Paho's text names only the number of a
+// refusal ("MQTT error [135]: CONNACK return code"); say what it means, so an
+// operator sees at once that the broker refused the credentials.
+std::string DescribeConnectFailure(const ::mqtt::exception& e, int version) {
+  std::string text = e.what();
+  const int code = e.get_return_code();
+  const char* meaning = nullptr;
+  if (version == MQTTVERSION_5 && code >= 0x80 && code <= 0xFF) {
+    meaning = MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(code));
+  } else if (version != MQTTVERSION_5 && code >= 1 && code <= 5) {
+    static constexpr const char* kConnack311[] = {
+        "unacceptable protocol version", "client identifier rejected", "server unavailable",
+        "bad user name or password", "not authorized"};
+    meaning = kConnack311[code - 1];
+  }
+  if (meaning != nullptr) text.append(" (").append(meaning).append(")");
+  return text;
 }
 
 // Paho C keeps an in-memory trace whether or not anyone reads it: at its
@@ -163,7 +183,7 @@ void Connection::ConnectUntilUp() {
       }
       {
         std::lock_guard<std::mutex> lock(failure_mu_);
-        last_connect_failure_ = e.what();
+        last_connect_failure_ = DescribeConnectFailure(e, version);
       }
       connect_failures_.fetch_add(1, std::memory_order_release);
     }

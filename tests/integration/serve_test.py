@@ -211,6 +211,97 @@ class ServeTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class TlsGateway(harness.Gateway):
+    """The harness's gateway behind a TLS listener that wants a user name and
+    password: a CA and a server certificate made with openssl, a mosquitto
+    password file, and mosquitto_pub/sub speaking TLS with credentials."""
+
+    USER, PASSWORD = "precall", "s3cret-pw"
+
+    def __init__(self, precall, rules, password=PASSWORD):
+        super().__init__(precall, rules)
+        d = self.dir
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+                "-out", "ca.pem", "-days", "2", "-subj", "/CN=precall-test-ca")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
+                "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+        with open(os.path.join(d, "san.cnf"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf")
+        subprocess.run(["mosquitto_passwd", "-b", "-c", os.path.join(d, "passwd"), self.USER,
+                        self.PASSWORD], check=True, capture_output=True, timeout=30)
+        for name in ("server.key", "passwd"):
+            os.chmod(os.path.join(d, name), 0o644)  # mosquitto drops root privileges
+        with open(os.path.join(d, "mosquitto.conf"), "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\n"
+                    f"cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n"
+                    f"allow_anonymous false\npassword_file {d}/passwd\n"
+                    f"persistence true\npersistence_location {d}/\n")
+        with open(os.path.join(d, "precall.yaml"), "w") as f:
+            f.write(f"broker:\n  uri: ssl://127.0.0.1:{self.port}\n  client_id: precall-it\n"
+                    f"  username: {self.USER}\n  password: '{password}'\n"
+                    "  tls: {ca: ./ca.pem}\n"
+                    "rules: [./rules.yaml]\nstorage: {path: ./data}\n"
+                    "http: {listen: '127.0.0.1:0'}\n")
+
+    def client_args(self):
+        return ["-h", "127.0.0.1", "-p", str(self.port), "--cafile", os.path.join(self.dir, "ca.pem"),
+                "-u", self.USER, "-P", self.PASSWORD]
+
+    def start_subscriber(self):
+        with open(self.events_path, "a") as out:
+            self.procs["sub"] = subprocess.Popen(
+                ["mosquitto_sub", *self.client_args(), "-q", "1", "-t", "service/#"],
+                stdout=out, stderr=subprocess.DEVNULL)
+
+        def probed():
+            self.publish("service/probe", "{}")
+            with open(self.events_path) as f:
+                return any(line.strip() == "{}" for line in f)
+        assert poll(probed, 20), "mosquitto_sub did not subscribe"
+
+    def publish(self, topic, payload):
+        subprocess.run(["mosquitto_pub", *self.client_args(), "-q", "1", "-t", topic, "-s"],
+                       input=payload.encode(), check=True, timeout=30)
+
+
+class TlsTest(unittest.TestCase):
+    """CONTRACT §5: `ssl://` with `tls.ca`, and `username`/`password`."""
+
+    def test_cases_flow_over_tls_with_credentials(self):
+        gw = TlsGateway(PRECALL, os.path.join(DATA, "replay", "for_zero", "rules.yaml"))
+        try:
+            gw.start_broker()
+            gw.start_subscriber()
+            gw.start_gateway()
+            self.assertIn(f"connected to ssl://127.0.0.1:{gw.port}", gw.log())
+            gw.publish("fleet/acme/d1/telemetry", json.dumps(
+                {"seq": 1, "model": "EX200", "metrics": {"pressure": 9.5}}))
+            self.assertTrue(poll(lambda: any(e["case"]["rule"] == "instant" and
+                                             e["type"] == "opened" for e in gw.events())),
+                            gw.log())
+            status, body, _ = gw.http("GET", "/readyz")
+            self.assertEqual(status, 200, body)
+        finally:
+            gw.close()
+
+    def test_refused_credentials_are_logged_and_not_ready(self):
+        gw = TlsGateway(PRECALL, os.path.join(DATA, "replay", "for_zero", "rules.yaml"),
+                        password="wrong")
+        try:
+            gw.start_broker()
+            gw.start_gateway(wait_subscribed=False)
+            self.assertTrue(poll(lambda: "(Not authorized); retrying" in gw.log()), gw.log())
+            status, _, _ = gw.http("GET", "/readyz")
+            self.assertEqual(status, 503)
+        finally:
+            gw.close()
+
+
 def main():
     global PRECALL, DATA
     ap = argparse.ArgumentParser()
