@@ -7,6 +7,25 @@
 
 namespace precall::rules {
 
+namespace {
+
+// One evaluation of an active case's clear streak: `clear` true starts or
+// continues it, anything else ends it. True when the streak has lasted
+// clear_for: the case is then no longer active.
+bool ClearStep(RuleState& state, double clear, int64_t t, int64_t clear_for_ms) {
+  if (!IsTrue(clear)) {
+    state.clear_since = devices::kNever;
+    return false;
+  }
+  if (state.clear_since == devices::kNever) state.clear_since = t;
+  if (t - state.clear_since < clear_for_ms) return false;
+  state.case_active = false;
+  state.clear_since = devices::kNever;
+  return true;
+}
+
+}  // namespace
+
 Decision Advance(RuleState& state, double when, double clear, int64_t t, int64_t for_ms,
                  int64_t clear_for_ms) {
   if (IsTrue(when)) {
@@ -14,13 +33,19 @@ Decision Advance(RuleState& state, double when, double clear, int64_t t, int64_t
       if (state.pending_since == devices::kNever) state.pending_since = t;
       if (t - state.pending_since >= for_ms) {
         state.triggered = true;
-        // The evaluation that opens a case (or counts an occurrence) does
-        // not also clear it, but it is one of the evaluations a clear
-        // streak is made of: `clear` true here starts or continues one.
-        if (!state.case_active || !IsTrue(clear)) state.clear_since = devices::kNever;
-        if (IsTrue(clear) && state.clear_since == devices::kNever) state.clear_since = t;
+        Decision fired{Decision::Kind::kFired, state.pending_since};
+        if (state.case_active) {
+          // An occurrence: one more evaluation of the clear streak, which
+          // it may complete (CONTRACT §2 exempts only the opening one).
+          fired.cleared_too = ClearStep(state, clear, t, clear_for_ms);
+          return fired;
+        }
+        // The evaluation that opens (or reopens) a case does not also clear
+        // it, but it is one of the evaluations a clear streak is made of:
+        // `clear` true here starts one.
+        state.clear_since = IsTrue(clear) ? t : devices::kNever;
         state.case_active = true;
-        return Decision{Decision::Kind::kFired, state.pending_since};
+        return fired;
       }
     }
   } else {
@@ -28,17 +53,8 @@ Decision Advance(RuleState& state, double when, double clear, int64_t t, int64_t
     state.pending_since = devices::kNever;
     state.triggered = false;
   }
-  if (state.case_active) {
-    if (IsTrue(clear)) {
-      if (state.clear_since == devices::kNever) state.clear_since = t;
-      if (t - state.clear_since >= clear_for_ms) {
-        state.case_active = false;
-        state.clear_since = devices::kNever;
-        return Decision{Decision::Kind::kCleared, 0};
-      }
-    } else {
-      state.clear_since = devices::kNever;
-    }
+  if (state.case_active && ClearStep(state, clear, t, clear_for_ms)) {
+    return Decision{Decision::Kind::kCleared, 0};
   }
   return Decision{};
 }

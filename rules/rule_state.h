@@ -1,8 +1,9 @@
 // The per-(device, rule) state machine of CONTRACT §2 "When rules run":
 // pending periods (`for`), triggers, and clearing (`clear`, `clear_for`).
 // It turns one evaluation's values into at most one decision: Fired (a
-// trigger: the case book opens, counts an occurrence or reopens) or Cleared
-// (the case book resolves the active case, if any).
+// trigger: the case book opens, counts an occurrence or reopens; an
+// occurrence may also clear) or Cleared (the case book resolves the active
+// case, if any).
 //
 // Thread: owned by the worker that owns the device. Pure, no allocation.
 #ifndef PRECALL_RULES_RULE_STATE_H_
@@ -28,6 +29,10 @@ struct Decision {
   enum class Kind : unsigned char { kNone, kFired, kCleared };
   Kind kind = Kind::kNone;
   int64_t fault_started_at = 0;  // kFired: t0
+  // kFired as an occurrence of the active case, at the evaluation that also
+  // completed its clear streak: the case counts the occurrence, then
+  // resolves (only the opening evaluation is exempt from clearing).
+  bool cleared_too = false;
 };
 
 // One evaluation at event time `t`: `when` and, if the rule has a case

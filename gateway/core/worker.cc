@@ -438,7 +438,8 @@ void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, 
   rules::RuleState& rs = it->second;
   // `clear` matters to a rule with a case active, and to one that may fire
   // now: the evaluation that opens (or reopens) a case does not clear it,
-  // but `clear` true there starts the clear_for streak (CONTRACT §2).
+  // but `clear` true there starts the clear_for streak; one that counts an
+  // occurrence may complete the streak (CONTRACT §2).
   double clear = devices::kUnknown;
   if (rs.case_active || rules::IsTrue(when)) {
     if (rule.clear.empty()) {
@@ -451,7 +452,8 @@ void Worker::EvaluateRule(DeviceEntry& entry, uint32_t rule_index, int64_t now, 
   if (d.kind == rules::Decision::Kind::kFired) {
     Decide(state, CaseDecision::Kind::kTrigger, rule.name, &rule.case_template, d.fault_started_at,
            clock, EvidenceFor(rule, state));
-  } else if (d.kind == rules::Decision::Kind::kCleared) {
+  }
+  if (d.kind == rules::Decision::Kind::kCleared || d.cleared_too) {
     Decide(state, CaseDecision::Kind::kClear, rule.name, nullptr, 0, clock,
            EvidenceFor(rule, state));
   }

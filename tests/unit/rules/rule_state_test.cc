@@ -108,6 +108,26 @@ TEST(RuleStateTest, AnOccurrenceDoesNotRestartAClearStreak) {
   EXPECT_EQ(Advance(r, T, T, 11000, 0, 5000).kind, Kind::kCleared);
 }
 
+// Only the opening evaluation is exempt from clearing (CONTRACT §2): an
+// occurrence at the evaluation that completes the clear streak counts, and
+// the case resolves there too; a reopening does not clear.
+TEST(RuleStateTest, AnOccurrenceCanCompleteAClearStreak) {
+  RuleState s;
+  EXPECT_EQ(Advance(s, T, F, 0, 0, 5000).kind, Kind::kFired);
+  EXPECT_EQ(Advance(s, F, T, 1000, 0, 5000).kind, Kind::kNone);  // streak from 1000
+  const Decision d = Advance(s, T, T, 6000, 0, 5000);            // occurrence 2, and cleared
+  EXPECT_EQ(d.kind, Kind::kFired);
+  EXPECT_TRUE(d.cleared_too);
+  EXPECT_FALSE(s.case_active);
+  // Still true: no new trigger; false then true: a new opening, not cleared.
+  EXPECT_EQ(Advance(s, T, T, 7000, 0, 5000).kind, Kind::kNone);
+  EXPECT_EQ(Advance(s, F, T, 8000, 0, 5000).kind, Kind::kNone);
+  const Decision again = Advance(s, T, T, 9000, 0, 0);
+  EXPECT_EQ(again.kind, Kind::kFired);
+  EXPECT_FALSE(again.cleared_too);
+  EXPECT_TRUE(s.case_active);
+}
+
 TEST(RuleStateTest, NextTimerReportsPendingAndClearDeadlines) {
   RuleState s;
   EXPECT_EQ(NextTimer(s, 30000, 60000), std::numeric_limits<int64_t>::max());
