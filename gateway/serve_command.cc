@@ -107,7 +107,20 @@ struct ReloadStats {
 // SIGHUP: re-reads the rules and devices files named in the config (not the
 // config itself). Invalid files keep the running rules; the diagnostics go
 // to the log. Valid ones reach every worker between two messages.
-void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadStats& stats) {
+// CONTRACT §3: a changed severity is a change to a case, so the active cases
+// whose rule (or catalog entry) now names another one take it, each with an
+// `updated` event: at every reload, and at start-up (rules edited while the
+// gateway was down).
+void UpdateSeverities(const rules::RuleSet& rules,
+                      std::shared_ptr<const devices::FaultCatalog> catalog, core::CaseBook& cases,
+                      core::Clock& clock, const char* when) {
+  const std::size_t n =
+      cases.UpdateSeverities(core::SeverityUnder(rules, std::move(catalog)), clock.NowMs());
+  if (n > 0) Log("%s: %s took a new severity", when, Plural(n, "active case"));
+}
+
+void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadStats& stats,
+                 core::CaseBook& cases, core::Clock& clock) {
   config::LoadedRules loaded = config::LoadRules(config.rules, config.devices);
   if (!loaded.errors.empty()) {
     for (const auto& d : loaded.errors) Log("reload: %s", d.ToString());
@@ -117,10 +130,11 @@ void ReloadRules(const config::Config& config, core::Pipeline& pipeline, ReloadS
     return;
   }
   const std::size_t n = loaded.rules->size();
-  pipeline.Reload(std::move(loaded.rules), std::move(loaded.catalog));
+  pipeline.Reload(loaded.rules, loaded.catalog);  // every worker has switched on return
   stats.rules_loaded.store(n, std::memory_order_relaxed);
   stats.ok.fetch_add(1, std::memory_order_relaxed);
   Log("SIGHUP: reloaded %s rules", std::to_string(n));
+  UpdateSeverities(*loaded.rules, loaded.catalog, cases, clock, "SIGHUP");
 }
 
 // Crash recovery (DESIGN.md "Durability"): the device checkpoints, then the
@@ -243,6 +257,7 @@ int RunServe(const std::string& config_path) {
           .clock_running = false},
       loaded.rules, loaded.catalog, clock, cases);
   if (!Recover(case_store, journal, pipeline)) return 1;
+  UpdateSeverities(*loaded.rules, loaded.catalog, cases, clock, "start");
   ReloadStats reload;
   reload.rules_loaded = loaded.rules->size();
   if (absl::Status s = publisher.Start(); !s.ok()) {
@@ -354,7 +369,7 @@ int RunServe(const std::string& config_path) {
         std::chrono::duration_cast<std::chrono::seconds>(flush_every).count());
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) ReloadRules(config, pipeline, reload);
+    if (sig == SIGHUP) ReloadRules(config, pipeline, reload, cases, clock);
     if (uint64_t failed = journal_failures.load(std::memory_order_relaxed);
         failed != journal_failures_logged) {
       Log("journal writes failing (%s so far): telemetry is evaluated but not crash-safe",

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 
 namespace precall::core {
@@ -160,6 +162,30 @@ bool CaseBook::ClearLocked(const CaseSubject& subject, int64_t clock, Evidence e
   return true;
 }
 
+std::size_t CaseBook::UpdateSeverities(
+    const std::function<std::optional<devices::Severity>(const Case&)>& severity_of,
+    int64_t clock) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<Case*, devices::Severity>> changed;
+  for (auto& [id, c] : cases_) {
+    if (!c.active()) continue;
+    const std::optional<devices::Severity> severity = severity_of(c);
+    if (severity && *severity != c.severity) changed.emplace_back(&c, *severity);
+  }
+  std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first->opened_at, a.first->id) < std::tie(b.first->opened_at, b.first->id);
+  });
+  for (auto& [c, severity] : changed) {
+    CountActive(c->severity, -1);
+    CountActive(severity, +1);
+    c->severity = severity;
+    c->updated_at = clock;
+    Emit(EventType::kUpdated, clock, *c);
+  }
+  if (!changed.empty()) sink_.EndOfChange(nullptr);
+  return changed.size();
+}
+
 absl::StatusOr<Case> CaseBook::Acknowledge(std::string_view id, std::string_view by,
                                            int64_t clock) {
   absl::MutexLock lock(&mu_);
@@ -272,6 +298,29 @@ std::optional<Case> CaseBook::Find(std::string_view id) const {
   auto it = cases_.find(id);
   if (it == cases_.end()) return std::nullopt;
   return it->second;
+}
+
+std::function<std::optional<devices::Severity>(const Case&)> SeverityUnder(
+    const rules::RuleSet& rules, std::shared_ptr<const devices::FaultCatalog> catalog) {
+  absl::flat_hash_map<std::string, devices::Severity> by_rule;
+  for (const rules::CompiledRule& rule : rules.rules()) {
+    by_rule.emplace(rule.name, rule.case_template.severity);
+  }
+  return [by_rule = std::move(by_rule),
+          catalog = std::move(catalog)](const Case& c) -> std::optional<devices::Severity> {
+    constexpr std::string_view kDtc = "dtc:";
+    if (std::string_view(c.rule).starts_with(kDtc)) {
+      if (catalog == nullptr) return std::nullopt;
+      const devices::DtcEntry* entry =
+          catalog->Find(c.model ? std::string_view(*c.model) : std::string_view(),
+                        std::string_view(c.rule).substr(kDtc.size()));
+      if (entry == nullptr || !entry->open_case) return std::nullopt;
+      return entry->severity;
+    }
+    auto it = by_rule.find(c.rule);
+    if (it == by_rule.end()) return std::nullopt;
+    return it->second;
+  };
 }
 
 }  // namespace precall::core

@@ -3,7 +3,8 @@
 //
 // - One active case per (tenant, device, rule): a trigger while it is active
 //   is an occurrence (`updated`); a trigger within reopen_within of the last
-//   case's resolution reopens it; otherwise a new case opens.
+//   case's resolution reopens it; otherwise a new case opens. A reload that
+//   gives an active case's rule another severity is an `updated` too.
 // - Case ids are "c-" + 16 hex digits of a bijective mix of a case number, so
 //   they are unique, URL-safe, opaque, and never reused as long as the number
 //   is never reused (the store persists it across restarts).
@@ -19,6 +20,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +31,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "devices/catalog.h"
 #include "devices/string_map.h"
 #include "gateway/core/case.h"
 #include "rules/rule_set.h"
@@ -102,6 +106,15 @@ class CaseBook {
   absl::StatusOr<Case> Acknowledge(std::string_view id, std::string_view by, int64_t clock);
   absl::StatusOr<Case> Resolve(std::string_view id, std::string_view by, int64_t clock);
 
+  // A rule reload (or a start with edited rules): each active case for which
+  // `severity_of` names a severity other than its own takes it, with an
+  // `updated` event stamped `clock` (CONTRACT §3: "severity changed"), oldest
+  // opened first; nullopt leaves a case as it is (its rule is gone). One
+  // change. Returns how many cases changed.
+  std::size_t UpdateSeverities(
+      const std::function<std::optional<devices::Severity>(const Case&)>& severity_of,
+      int64_t clock);
+
   std::optional<Case> Find(std::string_view id) const;
 
   // The service center's queries (GET /v1/cases, /v1/devices): copies of the
@@ -167,6 +180,13 @@ class CaseBook {
   std::array<std::atomic<uint64_t>, devices::kSeverityCount> opened_by_severity_{};
   std::array<std::atomic<int64_t>, devices::kSeverityCount> active_by_severity_{};
 };
+
+// For CaseBook::UpdateSeverities after a reload: the severity `rules` and
+// `catalog` give a case now — its rule's, or for a `dtc:<CODE>` case the
+// catalog entry's for the case's model (one that opens cases) — or nullopt
+// when there is no such rule or entry any more.
+std::function<std::optional<devices::Severity>(const Case&)> SeverityUnder(
+    const rules::RuleSet& rules, std::shared_ptr<const devices::FaultCatalog> catalog);
 
 }  // namespace precall::core
 

@@ -11,6 +11,7 @@ usage: durability_test.py --precall BIN
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,6 +146,7 @@ class DurabilityTest(unittest.TestCase):
             f.write(DEVICES)
         gw = harness.Gateway(PRECALL, os.path.join(d, "rules.yaml"),
                              os.path.join(d, "devices.yaml"), extra_config=extra)
+        shutil.rmtree(d)  # the gateway has its copies
         self.addCleanup(gw.close)
         return gw
 
@@ -281,6 +283,43 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn('precall_rule_reloads_total{result="ok"} 1', metrics)
         self.assertIn('precall_rule_reloads_total{result="error"} 1', metrics)
+
+    def test_a_changed_severity_reaches_the_active_cases_with_an_event(self):
+        # CONTRACT §3: `updated` when "occurrences or severity changed". At a
+        # reload, and at a start with rules edited while the gateway was down.
+        gw = self.make_gateway()
+        rules_path = os.path.join(gw.dir, "rules.yaml")
+        rule = "rules:\n  - name: warm\n    when: temp > 70\n    severity: {}\n"
+        with open(rules_path, "w") as f:
+            f.write(rule.format("info"))
+        gw.start_broker()
+        gw.start_subscriber()
+        gw.start_gateway()
+        gw.publish("fleet/acme/s1/telemetry", json.dumps({"ts": 1000, "metrics": {"temp": 75}}))
+        self.assertTrue(poll(lambda: len(gw.events()) == 1), gw.log())
+
+        with open(rules_path, "w") as f:
+            f.write(rule.format("critical"))
+        gw.procs["gateway"].send_signal(signal.SIGHUP)
+        self.assertTrue(poll(lambda: len(gw.events()) == 2), gw.log())
+        self.assertIn("SIGHUP: 1 active case took a new severity", gw.log())
+
+        self.assertEqual(gw.stop("gateway"), 0)
+        with open(rules_path, "w") as f:
+            f.write(rule.format("major"))
+        gw.start_gateway()
+        self.assertTrue(poll(lambda: len(gw.events()) == 3), gw.log())
+        self.assertIn("start: 1 active case took a new severity", gw.log())
+
+        events = sorted(gw.events(), key=lambda e: e["seq"])
+        self.assertEqual([(e["type"], e["case"]["severity"], e["case"]["occurrences"])
+                          for e in events],
+                         [("opened", "info", 1), ("updated", "critical", 1),
+                          ("updated", "major", 1)])
+        self.assertEqual(len({e["case"]["id"] for e in events}), 1)
+        status, metrics, _ = gw.http("GET", "/metrics")
+        self.assertIn('precall_cases_active{severity="major"} 1', metrics)
+        self.assertIn('precall_cases_active{severity="info"} 0', metrics)
 
     def test_bad_input_of_every_kind_is_counted_and_the_next_message_still_works(self):
         gw = self.make_gateway()

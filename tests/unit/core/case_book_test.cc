@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rules/rule_file.h"
 
 namespace precall::core {
 namespace {
@@ -154,6 +155,68 @@ TEST_F(CaseBookTest, AcknowledgeAndResolveByTheServiceCenter) {
   book_.Clear(Subject(), 500, {});
   EXPECT_EQ(sink_.events.size(), before);
   EXPECT_EQ(book_.active(devices::Severity::kCritical), 0);
+}
+
+// A reload that changes a rule's severity (CONTRACT §3: `updated`, "severity
+// changed"): the active cases take it, oldest opened first, each with an
+// event; resolved cases, unchanged severities and cases whose rule is gone
+// (nullopt) are left as they are.
+TEST_F(CaseBookTest, UpdateSeveritiesChangesActiveCasesWithAnEvent) {
+  book_.Trigger(Subject("d2", "hot"), Template(), 0, 2000, {});
+  book_.Trigger(Subject("d1", "hot"), Template(), 0, 1000, {});
+  book_.Trigger(Subject("d3", "hot"), Template(), 0, 3000, {});
+  book_.Clear(Subject("d3", "hot"), 3500, {});
+  book_.Trigger(Subject("d1", "gone"), Template(), 0, 1000, {});
+  book_.Trigger(Subject("d1", "same"), Template(), 0, 1000, {});
+  const uint64_t before = sink_.events.size();
+  const std::size_t changed = book_.UpdateSeverities(
+      [](const Case& c) -> std::optional<devices::Severity> {
+        if (c.rule == "gone") return std::nullopt;
+        return c.rule == "same" ? devices::Severity::kCritical : devices::Severity::kInfo;
+      },
+      9000);
+  EXPECT_EQ(changed, 2u);
+  ASSERT_EQ(sink_.events.size(), before + 2);
+  for (uint64_t i = before; i < sink_.events.size(); ++i) {
+    const CaseEvent& e = sink_.events[i];
+    EXPECT_EQ(e.type, EventType::kUpdated);
+    EXPECT_EQ(e.at, 9000);
+    EXPECT_EQ(e.snapshot.severity, devices::Severity::kInfo);
+    EXPECT_EQ(e.snapshot.updated_at, 9000);
+    EXPECT_EQ(e.snapshot.occurrences, 1u);                    // not an occurrence
+    EXPECT_EQ(e.snapshot.device, i == before ? "d1" : "d2");  // oldest opened first
+  }
+  EXPECT_EQ(book_.active(devices::Severity::kInfo), 2);
+  EXPECT_EQ(book_.active(devices::Severity::kCritical), 2);  // "gone" and "same"
+  // Nothing to change: no event.
+  EXPECT_EQ(book_.UpdateSeverities([](const Case& c) { return c.severity; }, 9500), 0u);
+  EXPECT_EQ(sink_.events.size(), before + 2);
+}
+
+TEST_F(CaseBookTest, SeverityUnderTheCurrentRulesAndCatalog) {
+  rules::RuleFile file =
+      rules::ParseRuleFile("rules:\n  - {name: hot, when: t > 1, severity: major}\n", "rules.yaml");
+  ASSERT_TRUE(file.errors.empty());
+  auto built = rules::RuleSet::Build(std::move(file.rules));
+  ASSERT_TRUE(built.errors.empty());
+  auto catalog = std::make_shared<devices::FaultCatalog>();
+  catalog->models["EX200"].dtc["P1"].severity = devices::Severity::kCritical;
+  catalog->models["EX200"].dtc["P2"].open_case = false;
+  catalog->default_dtc = devices::DtcEntry{.severity = devices::Severity::kInfo};
+  auto severity_of = SeverityUnder(*built.rules, catalog);
+  Case c;
+  c.model = "EX200";
+  c.rule = "hot";
+  EXPECT_EQ(severity_of(c), devices::Severity::kMajor);
+  c.rule = "cold";  // no such rule any more
+  EXPECT_EQ(severity_of(c), std::nullopt);
+  c.rule = "dtc:P1";
+  EXPECT_EQ(severity_of(c), devices::Severity::kCritical);
+  c.rule = "dtc:P2";  // opens no case any more
+  EXPECT_EQ(severity_of(c), std::nullopt);
+  c.rule = "dtc:P9";  // default_dtc
+  EXPECT_EQ(severity_of(c), devices::Severity::kInfo);
+  EXPECT_EQ(SeverityUnder(*built.rules, nullptr)(c), std::nullopt);
 }
 
 TEST_F(CaseBookTest, EventSeqIsGaplessAndIdsAreUrlSafeAndUnique) {
